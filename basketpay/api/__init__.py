@@ -1,0 +1,1 @@
+"""The HTTP API: the FastAPI application, its middleware, error handling and shared dependencies."""

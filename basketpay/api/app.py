@@ -1,0 +1,83 @@
+"""The FastAPI application: wiring the services, the routes, the docs and the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from basketpay import __version__
+from basketpay.api.dependencies import Services
+from basketpay.api.errors import install_error_handlers
+from basketpay.api.middleware import RequestContextMiddleware
+from basketpay.api.ratelimit import RateLimiter
+from basketpay.connectors.registry import build_registry
+from basketpay.db.engine import create_service_engine
+from basketpay.merchants.service import Authenticator
+from basketpay.observability.metrics import render_metrics
+from basketpay.payments import api as payments_api
+from basketpay.payments.service import PaymentService
+from basketpay.payments.sweeper import Sweeper
+from basketpay.settings import Settings, get_settings
+from basketpay.vault import api as vault_api
+from basketpay.vault.crypto import KeyEncryptionKey
+from basketpay.vault.service import Vault
+
+DESCRIPTION = """
+basketpay's payment API: Stripe-like payment intents (authorize, capture in parts,
+increment, void, refund) with idempotency keys on every POST.
+
+Authenticate with `Authorization: Bearer sk_test_…`. Errors are
+`{"error": {"type", "code", "decline_code", "message", "param"}}`.
+"""
+
+
+def build_services(settings: Settings) -> Services:
+    engine = create_service_engine(settings)
+    vault = Vault(KeyEncryptionKey.from_settings(settings.vault_key_encryption_key, settings.data_dir))
+    payments = PaymentService(engine, build_registry(engine), vault, settings)
+    return Services(
+        settings=settings,
+        engine=engine,
+        authenticator=Authenticator(engine, settings.auth_cache_seconds),
+        limiter=RateLimiter(settings.rate_limit_requests_per_second, settings.rate_limit_burst_max),
+        vault=vault,
+        payments=payments,
+    )
+
+
+def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = build_services(settings)
+        app.state.services = container
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(Sweeper(container.payments).run_forever(stop)) if run_sweeper else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if sweeper is not None:
+                await sweeper
+            await container.engine.dispose()
+
+    app = FastAPI(title="basketpay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    app.include_router(payments_api.router)
+    app.include_router(vault_api.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(render_metrics(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

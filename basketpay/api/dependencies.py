@@ -1,0 +1,94 @@
+"""Shared request dependencies: the service container, authentication, rate limiting,
+the Idempotency-Key header and list parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basketpay.api.ratelimit import RateLimiter
+from basketpay.db.pagination import LIMIT_DEFAULT, LIMIT_MAX, PageRequest
+from basketpay.idempotency.keys import StoredResponse, validate_key
+from basketpay.merchants.service import Authenticator
+from basketpay.payments.phases import RequestContext
+from basketpay.payments.service import PaymentService
+from basketpay.settings import Settings
+from basketpay.vault.service import Vault
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    authenticator: Authenticator
+    limiter: RateLimiter
+    vault: Vault
+    payments: PaymentService
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+_bearer = HTTPBearer(auto_error=False, description="A secret key: `Authorization: Bearer sk_test_…`")
+
+
+async def merchant_id(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> str:
+    container = services(request)
+    authorization = None if credentials is None else f"Bearer {credentials.credentials}"
+    merchant = await container.authenticator.merchant_for(authorization)
+    container.limiter.take(merchant)
+    return merchant
+
+
+MerchantId = Annotated[str, Depends(merchant_id)]
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Makes the POST safe to retry. Required on every request that calls a processor.",
+        ),
+    ] = None,
+) -> str | None:
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+
+def context(request: Request, merchant: str, key: str | None, body: BaseModel | None) -> RequestContext:
+    return RequestContext(
+        merchant_id=merchant,
+        idempotency_key=None if key is None else validate_key(key),
+        method=request.method,
+        path=request.url.path,
+        body=None if body is None else body.model_dump(mode="json"),
+    )
+
+
+def stored(response: StoredResponse) -> Response:
+    return Response(response.body, status_code=response.status_code, media_type="application/json")
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = LIMIT_DEFAULT,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+    ending_before: Annotated[str | None, Query(max_length=64)] = None,
+) -> PageRequest:
+    return PageRequest(limit, starting_after, ending_before)
+
+
+Page = Annotated[PageRequest, Depends(page_request)]
+
+
+def list_body(url: str, data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    return {"object": "list", "url": url, "data": data, "has_more": has_more}

@@ -1,0 +1,1 @@
+"""The `basketpay` command line."""

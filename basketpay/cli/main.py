@@ -1,0 +1,101 @@
+"""`basketpay`: serve, migrate, merchant create, sweep and demo.
+
+Every command honours BASKETPAY_DATABASE_URL and otherwise starts (or joins) the
+embedded PostgreSQL in the data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import typer
+
+from basketpay.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+merchant_app = typer.Typer(no_args_is_help=True, help="Merchants and their secret keys.")
+app.add_typer(merchant_app, name="merchant")
+
+
+def _setup_logging() -> None:
+    from basketpay.observability.logging import configure_logging
+
+    configure_logging(get_settings().log_level)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every database migration (idempotent)."""
+    from basketpay.db.migrate import migrate as run
+
+    _setup_logging()
+    run(get_settings())
+    typer.echo("database is at the latest migration")
+
+
+@merchant_app.command("create")
+def merchant_create(name: str, live: bool = typer.Option(False, help="Issue an sk_live_ key.")) -> None:
+    """Create a merchant and a secret key; prints one JSON object. The key is shown only once."""
+    from basketpay.db.engine import create_sync_engine
+    from basketpay.db.migrate import migrate as run
+    from basketpay.merchants.service import create_merchant
+
+    _setup_logging()
+    settings = get_settings()
+    run(settings)
+    engine = create_sync_engine(settings)
+    with engine.begin() as connection:
+        created = create_merchant(connection, name, livemode=live)
+    engine.dispose()
+    typer.echo(json.dumps({"merchant_id": created.merchant_id, "secret_key": created.secret_key}))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, min=1, help="Server processes (metrics aggregate across them)."),
+    sweeper: bool = typer.Option(True, help="Run the recovery sweeper in this process."),
+) -> None:
+    """Run the HTTP API (migrating first)."""
+    from basketpay.server import run_server
+
+    _setup_logging()
+    run_server(host, port, workers, sweeper)
+
+
+@app.command()
+def sweep() -> None:
+    """Resolve in-flight attempts once (the server also does this in the background)."""
+    from basketpay.api.app import build_services
+    from basketpay.payments.sweeper import Sweeper
+
+    _setup_logging()
+
+    async def once() -> None:
+        container = build_services(get_settings())
+        try:
+            report = await Sweeper(container.payments).sweep_once()
+        finally:
+            await container.engine.dispose()
+        typer.echo(json.dumps(report.__dict__))
+
+    asyncio.run(once())
+
+
+@app.command()
+def demo(
+    payments: int = typer.Option(120, min=10, help="How many payments to run."),
+    concurrency: int = typer.Option(8, min=1, max=64),
+) -> None:
+    """Start everything needed and run a realistic batch of payments through the HTTP API."""
+    from basketpay.demo.run import run_demo
+
+    os.environ.setdefault("BASKETPAY_LOG_LEVEL", "WARNING")
+    raise typer.Exit(run_demo(payments, concurrency))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Processor connectors: stateless adapters behind one interface (`base.Connector`)."""

@@ -1,0 +1,70 @@
+"""The connector interface every processor adapter implements, and its result type.
+
+A connector is stateless. Every call carries a processor-side idempotency key
+derived from the attempt id, so calling twice with the same key is safe, and
+`inquire` answers "what happened to the call with this key?" for the sweeper.
+A result that is not explicitly success or failure is `unknown`, never success.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Outcome(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"  # the processor refused it (card error): final
+    FAILED = "failed"  # the processor did not do it (bad state, error): final, safe
+    UNKNOWN = "unknown"  # no definitive answer (timeout, lost reply): resolve later
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """Card details in memory only, for the length of one authorization."""
+
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str | None
+
+    def __repr__(self) -> str:  # never let a card number reach a log through repr()
+        return f"Card(last4={self.number[-4:]}, exp={self.exp_month:02d}/{self.exp_year})"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorResult:
+    outcome: Outcome
+    processor_reference: str | None = None
+    amount: int = 0
+    error_code: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+
+
+class Connector(Protocol):
+    name: str
+
+    async def authorize(
+        self, *, idempotency_key: str, amount: int, currency: str, card: Card, capture: bool,
+        merchant_reference: str,
+    ) -> ProcessorResult: ...
+
+    async def capture(
+        self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool
+    ) -> ProcessorResult: ...
+
+    async def increment_authorization(
+        self, *, idempotency_key: str, processor_reference: str, amount_total: int
+    ) -> ProcessorResult: ...
+
+    async def void(self, *, idempotency_key: str, processor_reference: str) -> ProcessorResult: ...
+
+    async def refund(
+        self, *, idempotency_key: str, processor_reference: str, amount: int
+    ) -> ProcessorResult: ...
+
+    async def inquire(self, *, idempotency_key: str) -> ProcessorResult | None:
+        """The result of the call made with this key, or None if the processor never saw it."""
+        ...

@@ -1,0 +1,25 @@
+"""The connectors basketpay can route to: adding a processor is one package plus one line here."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from basketpay.connectors.base import Connector
+from basketpay.connectors.sandbox import SandboxConnector
+from basketpay.errors import InvalidRequest
+
+
+class ConnectorRegistry:
+    def __init__(self, connectors: dict[str, Connector], default: str) -> None:
+        self._connectors = connectors
+        self.default = default
+
+    def get(self, name: str) -> Connector:
+        connector = self._connectors.get(name)
+        if connector is None:
+            raise InvalidRequest(f"unknown connector {name!r}", code="connector_unknown")
+        return connector
+
+
+def build_registry(engine: AsyncEngine) -> ConnectorRegistry:
+    return ConnectorRegistry({"sandbox": SandboxConnector(engine)}, default="sandbox")

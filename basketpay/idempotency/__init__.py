@@ -1,0 +1,1 @@
+"""Idempotency keys: replay, mismatch detection, leases and recovery points."""

@@ -1,0 +1,1 @@
+"""Merchants (tenants) and their secret API keys."""

@@ -1,0 +1,1 @@
+"""The transactional outbox: every state change writes an event row in its own transaction."""

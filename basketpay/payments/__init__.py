@@ -1,0 +1,1 @@
+"""Payment intents, their processor attempts and refunds."""

@@ -1,0 +1,120 @@
+"""Applying a processor's answer to an attempt, its payment intent and its refund, and
+building the response the request (or its replay) gets. Used by the second atomic
+phase of a request and by the sweeper, so both resolve an attempt the same way.
+
+Call with the intent locked. An attempt that is no longer pending was resolved
+already (by the sweeper, or by a slower twin of this request): it is not applied
+twice, only its response is rebuilt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basketpay.connectors.base import Outcome, ProcessorResult
+from basketpay.idempotency.keys import StoredResponse
+from basketpay.invariant import invariant
+from basketpay.observability.metrics import PAYMENT_OUTCOMES
+from basketpay.outbox.writer import event_row, record_events
+from basketpay.payments import repository
+from basketpay.payments.domain import PaymentIntent
+from basketpay.payments.serializers import intent_json, refund_json
+from basketpay.payments.states import Status
+
+_ATTEMPT_STATUS = {
+    Outcome.SUCCEEDED: "succeeded",
+    Outcome.DECLINED: "declined",
+    Outcome.FAILED: "failed",
+}
+
+
+def _apply_to_intent(intent: PaymentIntent, attempt: Row[Any], result: ProcessorResult, now: dt.datetime) -> str:
+    """Change the aggregate; return the event type that describes the change."""
+    operation, succeeded = attempt.operation, result.outcome is Outcome.SUCCEEDED
+    if operation in ("authorize", "sale"):
+        intent.complete_authorization(result, attempt.connector, now)
+        if not succeeded:
+            return "payment_intent.payment_failed"
+        return "payment_intent.succeeded" if operation == "sale" else "payment_intent.amount_capturable_updated"
+    if operation == "capture":
+        intent.complete_capture(result, attempt.amount, attempt.final_capture)
+        return "payment_intent.captured" if succeeded else "payment_intent.capture_failed"
+    if operation == "increment_authorization":
+        intent.complete_increment(result, attempt.amount)
+        return "payment_intent.amount_capturable_updated" if succeeded else "payment_intent.increment_failed"
+    if operation == "void":
+        intent.complete_void(result, now)
+        return "payment_intent.canceled" if succeeded else "payment_intent.cancel_failed"
+    invariant(operation == "refund", f"unknown attempt operation {operation}")
+    intent.complete_refund(result, attempt.amount)
+    return "refund.succeeded" if succeeded else "refund.failed"
+
+
+async def apply_result(
+    connection: AsyncConnection, attempt: Row[Any], intent: PaymentIntent, result: ProcessorResult,
+    latency_ms: int | None, now: dt.datetime,
+) -> StoredResponse:
+    invariant(result.outcome is not Outcome.UNKNOWN, "only a definitive answer is applied")
+    invariant(intent.id == attempt.payment_intent_id, "the attempt belongs to the intent")
+    if attempt.status != "pending":
+        return await build_response(connection, attempt, intent)
+    event_type = _apply_to_intent(intent, attempt, result, now)
+    await repository.save_intent(connection, intent)
+    status = _ATTEMPT_STATUS[result.outcome]
+    completed = await repository.complete_attempt(
+        connection, attempt.id, status=status, processor_reference=result.processor_reference,
+        error_code=result.error_code, decline_code=result.decline_code,
+        error_message=result.message, latency_ms=latency_ms,
+    )
+    events = [event_row(intent.merchant_id, event_type, intent.id, intent_json(intent))]
+    refund = None
+    if attempt.refund_id is not None:
+        refund_status = "succeeded" if status == "succeeded" else "failed"
+        refund = await repository.set_refund_status(connection, attempt.refund_id, refund_status, result.error_code)
+        events.append(event_row(intent.merchant_id, f"refund.{refund_status}", refund.id, refund_json(refund)))
+    await record_events(connection, events)
+    PAYMENT_OUTCOMES.labels(attempt.operation, status, attempt.connector, result.decline_code or "").inc()
+    return _response(completed, intent, refund)
+
+
+async def build_response(connection: AsyncConnection, attempt: Row[Any], intent: PaymentIntent) -> StoredResponse:
+    refund = None
+    if attempt.refund_id is not None:
+        refund = await repository.load_refund(connection, attempt.merchant_id, attempt.refund_id)
+    return _response(attempt, intent, refund)
+
+
+def pending_response(intent: PaymentIntent, refund: Row[Any] | None) -> StoredResponse:
+    """The outcome is unknown: 202 with the object as known now; retry the key, or poll."""
+    body = refund_json(refund) if refund is not None else intent_json(intent)
+    return StoredResponse(202, orjson.dumps(body))
+
+
+def _response(attempt: Row[Any], intent: PaymentIntent, refund: Row[Any] | None) -> StoredResponse:
+    if attempt.status == "succeeded":
+        body = refund_json(refund) if refund is not None else intent_json(intent)
+        return StoredResponse(200, orjson.dumps(body))
+    error = {
+        "type": "card_error",
+        "code": attempt.error_code or ("card_declined" if attempt.status == "declined" else "processing_error"),
+        "decline_code": attempt.decline_code,
+        "message": attempt.error_message or "The processor did not complete the request.",
+        "param": None,
+        "payment_intent": intent_json(intent),
+    }
+    if refund is not None:
+        error["refund"] = refund_json(refund)
+    return StoredResponse(402, orjson.dumps({"error": error}))
+
+
+def restore_after_not_processed(intent: PaymentIntent, attempt: Row[Any]) -> None:
+    """The processor never saw the attempt: undo phase one's marker (and status)."""
+    if attempt.operation in ("authorize", "sale"):
+        intent.abandon_authorization(Status(attempt.status_before))
+    else:
+        intent.release_in_flight()

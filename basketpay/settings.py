@@ -1,0 +1,68 @@
+"""Typed settings, read from `BASKETPAY_*` environment variables.
+
+Every limit carries its unit in its name (TIGER_STYLE): `..._ms`, `..._seconds`,
+`..._max`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BASKETPAY_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL (pgserver) in `data_dir`.",
+    )
+    data_dir: Path = Field(
+        default=Path(user_data_dir("basketpay")),
+        description="Where the embedded PostgreSQL and other local state live.",
+    )
+    redis_url: str | None = Field(default=None, description="Redis URL for shared fast state.")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    amount_minor_max: int = Field(
+        default=99_999_999_99,
+        ge=1,
+        le=2**63 - 1,
+        description="Largest amount accepted in one request, in minor units.",
+    )
+    metadata_keys_max: int = 50
+    metadata_key_length_max: int = 40
+    metadata_value_length_max: int = 500
+
+    idempotency_key_ttl_hours: int = Field(default=24, ge=24)
+    idempotency_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a request holds its idempotency key before the sweeper may take over.",
+    )
+    processor_timeout_ms: int = Field(default=10_000, ge=1)
+    sweeper_interval_seconds: float = Field(default=5.0, gt=0)
+    sweeper_batch_size_max: int = Field(default=100, ge=1)
+
+    rate_limit_requests_per_second: float = Field(default=2000.0, gt=0)
+    rate_limit_burst_max: int = Field(default=4000, ge=1)
+    auth_cache_seconds: float = Field(default=30.0, ge=0)
+
+    vault_key_encryption_key: str | None = Field(
+        default=None,
+        description="Base64 256-bit key-encryption key. Unset: one is generated in `data_dir`.",
+    )
+    log_level: str = "INFO"
+    fault_crash_after_processor_call: bool = Field(
+        default=False,
+        description="Test seam: exit the process right after a processor call, before the commit.",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,68 @@
+"""POST /v1/payment_methods: tokenize a card. The response shows brand, BIN, last 4 and expiry only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from basketpay.api import docs
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basketpay.api.dependencies import IdempotencyKey, MerchantId, services, stored
+from basketpay.idempotency.keys import StoredResponse, validate_key
+from basketpay.payments.phases import RequestContext, Started
+from basketpay.payments.schemas import PaymentMethodCreate
+from basketpay.vault.service import payment_method_json
+
+router = APIRouter(prefix="/v1")
+
+
+class CardOut(BaseModel):
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    bin: str
+
+
+class PaymentMethodOut(BaseModel):
+    id: str
+    object: str
+    type: str
+    card: CardOut
+    created: int
+
+
+@router.post(
+    "/payment_methods", response_model=PaymentMethodOut, responses=docs.WRITE,
+    summary="Tokenize a card", tags=["payment_methods"],
+)
+async def create_payment_method(
+    request: Request, merchant: MerchantId, key: IdempotencyKey, params: Annotated[PaymentMethodCreate, Body()]
+) -> Response:
+    container = services(request)
+    card = params.card
+    body = {**params.model_dump(mode="json"), "card": container.vault.request_fingerprint(card)}
+    ctx = RequestContext(merchant, validate_key(key) if key else None, request.method, request.url.path, body)
+
+    async def phase_one(connection: AsyncConnection) -> Started:
+        row = await container.vault.tokenize(
+            connection, merchant, card.number, card.exp_month, card.exp_year, card.cvc
+        )
+        return Started(response=StoredResponse(200, orjson.dumps(payment_method_json(row))))
+
+    return stored(await container.payments.execute(ctx, phase_one))
+
+
+@router.get(
+    "/payment_methods/{payment_method_id}", response_model=PaymentMethodOut, responses=docs.READ,
+    summary="Retrieve a payment method", tags=["payment_methods"],
+)
+async def retrieve_payment_method(request: Request, merchant: MerchantId, payment_method_id: str) -> dict[str, Any]:
+    container = services(request)
+    async with container.engine.connect() as connection:
+        return payment_method_json(await container.vault.load(connection, merchant, payment_method_id))

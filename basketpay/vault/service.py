@@ -1,0 +1,118 @@
+"""Tokenizing cards and opening them again for an authorization.
+
+The card number is sealed before it reaches the database; the CVC never does:
+it is held in process memory (bounded, short-lived) until the authorization,
+and forgotten after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import OrderedDict
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from basketpay.connectors.base import Card
+from basketpay.errors import NotFound
+from basketpay.ids import new_id
+from basketpay.vault.cards import validate_card
+from basketpay.vault.crypto import KeyEncryptionKey, Sealed
+from basketpay.vault.tables import payment_methods
+
+CVC_TTL_SECONDS = 600
+CVC_ENTRIES_MAX = 10_000
+
+
+class CvcMemory:
+    """CVCs in memory only, keyed by payment method, for at most CVC_TTL_SECONDS."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    def remember(self, payment_method_id: str, cvc: str) -> None:
+        self._entries[payment_method_id] = (time.monotonic() + CVC_TTL_SECONDS, cvc)
+        while len(self._entries) > CVC_ENTRIES_MAX:
+            self._entries.popitem(last=False)
+
+    def take(self, payment_method_id: str) -> str | None:
+        entry = self._entries.pop(payment_method_id, None)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+
+def payment_method_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "object": "payment_method",
+        "type": row.type,
+        "card": {
+            "brand": row.brand,
+            "last4": row.last4,
+            "exp_month": row.exp_month,
+            "exp_year": row.exp_year,
+            "bin": row.bin,
+        },
+        "created": int(row.created_at.timestamp()),
+    }
+
+
+class Vault:
+    def __init__(self, key: KeyEncryptionKey) -> None:
+        self._key = key
+        self._cvcs = CvcMemory()
+
+    async def tokenize(
+        self, connection: AsyncConnection, merchant_id: str, number: str, exp_month: int,
+        exp_year: int, cvc: str | None,
+    ) -> Row[Any]:
+        brand = validate_card(number, exp_month, exp_year, cvc, dt.date.today())
+        payment_method_id = new_id("pm")
+        sealed = self._key.seal(number.encode(), payment_method_id.encode())
+        row = (
+            await connection.execute(
+                payment_methods.insert()
+                .values(
+                    id=payment_method_id, merchant_id=merchant_id, type="card", brand=brand,
+                    bin=number[:6], last4=number[-4:], exp_month=exp_month, exp_year=exp_year,
+                    key_id=sealed.key_id, wrapped_data_key=sealed.wrapped_data_key,
+                    card_ciphertext=sealed.ciphertext,
+                )
+                .returning(payment_methods)
+            )
+        ).one()
+        if cvc is not None:
+            self._cvcs.remember(payment_method_id, cvc)
+        return row
+
+    async def load(self, connection: AsyncConnection, merchant_id: str, payment_method_id: str) -> Row[Any]:
+        row = (
+            await connection.execute(
+                select(payment_methods).where(
+                    payment_methods.c.id == payment_method_id,
+                    payment_methods.c.merchant_id == merchant_id,
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(
+                f"No such PaymentMethod: '{payment_method_id}'", code="resource_missing", param="payment_method"
+            )
+        return row
+
+    def request_fingerprint(self, card: Any) -> dict[str, Any]:
+        """What an idempotency digest may see of a card: a keyed hash of the number (an
+        unkeyed hash of a card number can be brute-forced), the expiry, and no CVC at all."""
+        return {
+            "number_hmac": self._key.fingerprint(card.number.encode()),
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+        }
+
+    def open_card(self, row: Row[Any]) -> Card:
+        sealed = Sealed(row.key_id, row.wrapped_data_key, row.card_ciphertext)
+        number = self._key.open(sealed, row.id.encode()).decode()
+        return Card(number, row.exp_month, row.exp_year, self._cvcs.take(row.id))
