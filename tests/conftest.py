@@ -1,0 +1,99 @@
+"""Shared fixtures: a fresh PostgreSQL database per test session (the configured server,
+or the embedded one), an API server process against it, and a new merchant per test,
+so tests never see each other's objects."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from basketpay.db.embedded import embedded_database_url
+from basketpay.db.migrate import migrate
+from basketpay.merchants.service import create_merchant
+from basketpay.server import ServerProcess
+from basketpay.settings import Settings
+
+TEST_KEK = base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("basketpay-data")
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> Iterator[str]:
+    """A database created for this session and dropped after it."""
+    name = f"basketpay_test_{uuid.uuid4().hex[:10]}"
+    configured = os.environ.get("BASKETPAY_DATABASE_URL")
+    if configured:
+        admin_url = make_url(configured).set(drivername="postgresql+psycopg")
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = admin_url.set(database=name).render_as_string(hide_password=False)
+    else:
+        admin = None
+        url = embedded_database_url(Path(os.environ.get("BASKETPAY_TEST_PGDATA", data_dir)), name)
+    migrate(Settings(database_url=url, data_dir=data_dir))
+    yield url
+    if admin is not None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=data_dir, vault_key_encryption_key=TEST_KEK)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "BASKETPAY_DATA_DIR": str(data_dir),
+        "BASKETPAY_VAULT_KEY_ENCRYPTION_KEY": TEST_KEK,
+        "BASKETPAY_LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def server_log(data_dir: Path) -> Path:
+    return data_dir / "server.log"
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, data_dir: Path, server_log: Path) -> Iterator[ServerProcess]:
+    process = ServerProcess(database_url, env=server_env(data_dir), log_path=server_log).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture()
+def merchant(engine: Engine) -> tuple[str, str]:
+    with engine.begin() as connection:
+        created = create_merchant(connection, f"test-{secrets.token_hex(4)}")
+    return created.merchant_id, created.secret_key
+
+
+@pytest.fixture()
+def client(server: ServerProcess, merchant: tuple[str, str]) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {merchant[1]}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30.0) as http:
+        yield http

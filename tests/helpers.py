@@ -1,0 +1,39 @@
+"""Small helpers for driving the API in tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+VISA = "4242424242424242"
+
+
+def new_key() -> str:
+    return "test-" + uuid.uuid4().hex
+
+
+def post(client: httpx.Client, path: str, body: dict[str, Any] | None = None, key: str | None = "auto") -> httpx.Response:
+    headers = {} if key is None else {"Idempotency-Key": new_key() if key == "auto" else key}
+    return client.post(path, json=body if body is not None else {}, headers=headers)
+
+
+def card(client: httpx.Client, number: str = VISA, cvc: str = "123") -> str:
+    response = post(
+        client, "/v1/payment_methods",
+        {"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": cvc}},
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+def authorized(client: httpx.Client, amount: int = 10_000, currency: str = "usd", number: str = VISA) -> dict[str, Any]:
+    response = post(
+        client, "/v1/payment_intents",
+        {"amount": amount, "currency": currency, "capture_method": "manual",
+         "payment_method": card(client, number), "confirm": True},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "requires_capture"
+    return response.json()  # type: ignore[no-any-return]
