@@ -7,6 +7,7 @@ embedded PostgreSQL in the data directory.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 
@@ -80,7 +81,7 @@ def sweep() -> None:
             report = await Sweeper(container.payments).sweep_once()
         finally:
             await container.engine.dispose()
-        typer.echo(json.dumps(report.__dict__))
+        typer.echo(json.dumps(dataclasses.asdict(report)))
 
     asyncio.run(once())
 

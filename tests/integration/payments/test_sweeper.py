@@ -1,0 +1,105 @@
+"""Unknown outcomes, in process: a reply lost after the processor acted, and a call that
+never reached it. The connector seam wraps the real sandbox connector."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from basketpay.api.app import build_services
+from basketpay.connectors.base import Connector
+from basketpay.connectors.registry import ConnectorRegistry
+from basketpay.connectors.sandbox.tables import sandbox_charges
+from basketpay.idempotency.tables import idempotency_keys
+from basketpay.payments.phases import RequestContext
+from basketpay.payments.schemas import PaymentIntentConfirm, PaymentIntentCreate
+from basketpay.payments.sweeper import Sweeper
+from basketpay.settings import Settings
+from tests.helpers import card
+
+
+class LosingConnector:
+    """Delegates to the real connector, but loses the reply of `authorize` (after or before)."""
+
+    name = "sandbox"
+
+    def __init__(self, real: Connector, *, reach_processor: bool) -> None:
+        self._real = real
+        self._reach_processor = reach_processor
+
+    async def authorize(self, **kwargs: Any) -> Any:
+        if self._reach_processor:
+            await self._real.authorize(**kwargs)
+        raise TimeoutError("reply lost")
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        return getattr(self._real, name)  # type: ignore[no-any-return]
+
+
+def run(settings: Settings, merchant_id: str, payment_method: str, *, reach_processor: bool) -> dict[str, Any]:
+    async def scenario() -> dict[str, Any]:
+        container = build_services(replace_lease(settings))
+        payments = container.payments
+        real = payments.connectors.get("sandbox")
+        payments.connectors = ConnectorRegistry(
+            {"sandbox": LosingConnector(real, reach_processor=reach_processor)}, "sandbox"  # type: ignore[dict-item]
+        )
+        try:
+            create = PaymentIntentCreate(amount=3100, currency="usd", capture_method="manual", payment_method=payment_method)
+            context = RequestContext(merchant_id, None, "POST", "/v1/payment_intents", create.model_dump(mode="json"))
+            intent = orjson.loads((await payments.create(context, create)).body)
+            confirm = RequestContext(merchant_id, "lost-reply", "POST", f"/v1/payment_intents/{intent['id']}/confirm", {})
+            first = await payments.confirm(confirm, intent["id"], PaymentIntentConfirm())
+            await asyncio.sleep(0.3)
+            payments.connectors = ConnectorRegistry({"sandbox": real}, "sandbox")
+            report = await Sweeper(payments).sweep_once()
+            after = await payments.retrieve(merchant_id, intent["id"])
+            async with container.engine.connect() as connection:
+                charges = await connection.scalar(
+                    select(func.count()).where(sandbox_charges.c.merchant_reference == intent["id"])
+                )
+                key_left = await connection.scalar(
+                    select(func.count()).where(
+                        idempotency_keys.c.merchant_id == merchant_id, idempotency_keys.c.key == "lost-reply"
+                    )
+                )
+            return {"first": first, "report": report, "after": after, "charges": charges, "key_left": key_left}
+        finally:
+            await container.engine.dispose()
+
+    return asyncio.run(scenario())
+
+
+def replace_lease(settings: Settings) -> Settings:
+    return settings.model_copy(update={"idempotency_lease_seconds": 0.2})
+
+
+@pytest.fixture()
+def payment_method(client: Any) -> str:
+    return card(client)
+
+
+def test_a_lost_reply_is_resolved_from_the_processor(settings, merchant, payment_method) -> None:  # type: ignore[no-untyped-def]
+    outcome = run(settings, merchant[0], payment_method, reach_processor=True)
+    assert outcome["first"].status_code == 202  # unknown: the intent is still processing
+    assert orjson.loads(outcome["first"].body)["status"] == "processing"
+    assert outcome["report"].resolved == 1
+    assert outcome["after"]["status"] == "requires_capture"
+    assert outcome["charges"] == 1
+    assert outcome["key_left"] == 1  # finished: a retry replays the resolved answer
+
+
+def test_a_call_that_never_arrived_is_undone(settings, merchant, payment_method) -> None:  # type: ignore[no-untyped-def]
+    outcome = run(settings, merchant[0], payment_method, reach_processor=False)
+    assert outcome["first"].status_code == 202
+    assert outcome["report"].not_processed == 1
+    assert outcome["after"]["status"] == "requires_confirmation"
+    assert outcome["charges"] == 0
+    assert outcome["key_left"] == 0  # dropped: a retry with the key starts afresh
+
+
