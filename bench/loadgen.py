@@ -160,7 +160,7 @@ class Client:
             while time.perf_counter() < self._recorder.window_end:
                 try:
                     await self.payment()
-                except (OSError, EOFError, ValueError, asyncio.TimeoutError, asyncio.LimitOverrunError, ProtocolError) as error:
+                except (TimeoutError, OSError, EOFError, ValueError, asyncio.LimitOverrunError, ProtocolError) as error:
                     self._recorder.error(f"connection: {error!r}")  # IncompleteReadError is an EOFError
                     self._connection.close()
                     await asyncio.sleep(RECONNECT_DELAY_SECONDS)

@@ -73,8 +73,8 @@ def demo_server(console: Console) -> Iterator[tuple[ServerProcess, str]]:
         if server is not None:
             server.stop()
         raise StartupFailed(f"{type(error).__name__}: {error}") from error
-    console.print(f"Database: {make_url(url).render_as_string(hide_password=True)}", highlight=False)
-    console.print(f"API server: {server.base_url} (log in {server.log_path})", highlight=False)
+    console.print(f"Database: {make_url(url).render_as_string(hide_password=True)}", highlight=False, soft_wrap=True)
+    console.print(f"API server: {server.base_url} (log in {server.log_path})", highlight=False, soft_wrap=True)
     try:
         yield server, secret_key
     finally:
