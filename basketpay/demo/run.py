@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from basketpay.db.engine import create_sync_engine
 from basketpay.db.migrate import migrate
-from basketpay.demo.client import DemoClient
+from basketpay.demo.client import DemoClient, ScenarioFailed
 from basketpay.demo.plan import PlannedPayment, build_plan
 from basketpay.demo.report import Tally, print_report
 from basketpay.demo.scenarios import SCENARIOS
@@ -73,7 +73,8 @@ def demo_server(console: Console) -> Iterator[tuple[ServerProcess, str]]:
         if server is not None:
             server.stop()
         raise StartupFailed(f"{type(error).__name__}: {error}") from error
-    console.print(f"Database: {make_url(url).render_as_string(hide_password=True)}", highlight=False, soft_wrap=True)
+    database = make_url(url).render_as_string(hide_password=True)
+    console.print(f"Database: {database}", highlight=False, soft_wrap=True)
     console.print(f"API server: {server.base_url} (log in {server.log_path})", highlight=False, soft_wrap=True)
     try:
         yield server, secret_key
@@ -93,6 +94,8 @@ def demo_merchant_key(settings: Settings) -> str:
 async def run_batch(
     base_url: str, secret_key: str, plan: list[PlannedPayment], concurrency: int, console: Console
 ) -> tuple[Tally, DemoClient, float]:
+    # Each worker takes the next payment when its last one is done: at most `concurrency`
+    # payments are in flight, however large the batch.
     queue: asyncio.Queue[PlannedPayment] = asyncio.Queue(maxsize=len(plan))
     for payment in plan:
         queue.put_nowait(payment)
@@ -112,7 +115,8 @@ async def run_batch(
                 while not queue.empty():
                     await run_one(client, queue.get_nowait(), tally)
                     failed = len(tally.failures)
-                    progress.update(task, advance=1, description=f"Payments ({failed} failed)" if failed else "Payments")
+                    description = f"Payments ({failed} failed)" if failed else "Payments"
+                    progress.update(task, advance=1, description=description)
 
             await asyncio.gather(*(worker() for _ in range(min(concurrency, len(plan)))))
             elapsed_seconds = time.perf_counter() - started
@@ -125,6 +129,7 @@ async def run_one(client: DemoClient, payment: PlannedPayment, tally: Tally) -> 
     # Anything a scenario runs into (a wrong status, a timeout, a malformed body) is that
     # scenario's failure to report; it must not stop the other payments in the batch.
     except Exception as error:  # noqa: BLE001
-        tally.fail(payment.scenario, payment.index, f"{type(error).__name__}: {error}")
+        reason = str(error) if isinstance(error, ScenarioFailed) else f"{type(error).__name__}: {error}"
+        tally.fail(payment.scenario, payment.index, reason)
         return
     tally.record(result)

@@ -94,9 +94,11 @@ async def refunded(client: DemoClient, payment: PlannedPayment) -> ScenarioResul
     for _ in range(rng.randint(1, REFUNDS_MAX)):
         # Each refund takes at most a third of what remains, so the total stays partial.
         amount = rng.randint(1, max(1, (payment.amount - refunded_total) // 3))
-        refund = expect_status(await client.post("/v1/refunds", {"payment_intent": intent["id"], "amount": amount}))
-        expect(refund.get("status") == "succeeded", f"refund {refund.get('id')}: status {refund.get('status')!r}")
-        expect(refund.get("amount") == amount, f"refund {refund.get('id')}: amount {refund.get('amount')}, sent {amount}")
+        body = {"payment_intent": intent["id"], "amount": amount}
+        refund = expect_status(await client.post("/v1/refunds", body))
+        label = f"refund {refund.get('id')}"
+        expect(refund.get("status") == "succeeded", f"{label}: status {refund.get('status')!r}")
+        expect(refund.get("amount") == amount, f"{label}: amount {refund.get('amount')}, sent {amount}")
         refunded_total += amount
     intent = expect_status(await client.get(f"{INTENTS}/{intent['id']}"))
     expect_intent(intent, "succeeded", amount_received=payment.amount, amount_refunded=refunded_total)
