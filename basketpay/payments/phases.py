@@ -12,6 +12,7 @@ finishes without ever charging twice.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from basketpay.connectors.base import Card, Outcome, ProcessorResult
@@ -48,11 +48,16 @@ class RequestContext:
 
 @dataclass(slots=True)
 class Started:
-    """What phase one produced: a finished response, or an attempt to send."""
+    """What phase one produced: a finished response, or an attempt to send (a row, or
+    the values just inserted, as attributes) with the card for an authorization."""
 
     response: StoredResponse | None = None
-    attempt_id: str | None = None
+    attempt: Any = None
     card: Card | None = None
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 PhaseOne = Callable[[AsyncConnection], Awaitable[Started]]
@@ -79,30 +84,25 @@ class PhaseRunner:
                     return key.replay
             if key is None or key.recovery_point == keys.STARTED:
                 started = await phase_one(uow.connection)
-            else:
-                started = Started(attempt_id=key.attempt_id)
+            else:  # resuming a request that got as far as the processor call
+                assert key.attempt_id is not None
+                started = Started(attempt=await repository.load_attempt(uow.connection, key.attempt_id))
             if started.response is not None:
                 if key is not None:
                     await keys.finish(uow.connection, key.id, started.response)
                 await uow.commit()
                 return started.response
-            invariant(key is not None, "a processor call always runs under an idempotency key")
-            assert key is not None and started.attempt_id is not None
+            invariant(key is not None and started.attempt is not None, "a processor call runs under a key")
+            assert key is not None and started.attempt is not None
             if key.recovery_point == keys.STARTED:
-                await keys.mark_attempt_started(uow.connection, key.id, started.attempt_id)
+                await keys.mark_attempt_started(uow.connection, key.id, started.attempt.id)
             await uow.commit()
-        result, latency_ms = await self.call_processor(started.attempt_id, started.card)
-        return await self._phase_two(started.attempt_id, result, latency_ms, key.id)
+        result, latency_ms = await self.call_processor(started.attempt, started.card)
+        return await self._phase_two(started.attempt, result, latency_ms, key.id)
 
-    async def call_processor(self, attempt_id: str, card: Card | None) -> tuple[ProcessorResult, int]:
-        async with self.engine.connect() as connection:
-            attempt = await repository.load_attempt(connection, attempt_id)
-            if card is None and attempt.operation in ("authorize", "sale"):
-                intent = await repository.load_intent(connection, attempt.merchant_id, attempt.payment_intent_id)
-                assert intent.payment_method_id is not None
-                card = self.vault.open_card(
-                    await self.vault.load(connection, attempt.merchant_id, intent.payment_method_id)
-                )
+    async def call_processor(self, attempt: Any, card: Card | None) -> tuple[ProcessorResult, int]:
+        if card is None and attempt.operation in ("authorize", "sale"):
+            card = await self._card_for(attempt)
         started_at = time.perf_counter()
         result = await self._send(attempt, card)
         elapsed = time.perf_counter() - started_at
@@ -111,7 +111,14 @@ class PhaseRunner:
             os._exit(70)  # test seam: the processor has answered, nothing is committed yet
         return result, int(elapsed * 1000)
 
-    async def _send(self, attempt: Row[Any], card: Card | None) -> ProcessorResult:
+    async def _card_for(self, attempt: Any) -> Card:
+        async with self.engine.connect() as connection:
+            intent = await repository.load_intent(connection, attempt.merchant_id, attempt.payment_intent_id)
+            assert intent.payment_method_id is not None
+            row = await self.vault.load(connection, attempt.merchant_id, intent.payment_method_id)
+        return self.vault.open_card(row)
+
+    async def _send(self, attempt: Any, card: Card | None) -> ProcessorResult:
         connector = self.connectors.get(attempt.connector)
         key, reference = attempt.processor_idempotency_key, attempt.processor_reference
         calls: dict[str, Callable[[], Awaitable[ProcessorResult]]] = {
@@ -138,14 +145,11 @@ class PhaseRunner:
             log.warning("processor_outcome_unknown", attempt_id=attempt.id, error=type(error).__name__)
             return ProcessorResult(Outcome.UNKNOWN, message=type(error).__name__)
 
-    async def _phase_two(self, attempt_id: str, result: ProcessorResult, latency_ms: int, key_id: int) -> StoredResponse:
+    async def _phase_two(self, sent: Any, result: ProcessorResult, latency_ms: int, key_id: int) -> StoredResponse:
         async with UnitOfWork(self.engine) as uow:
             connection = uow.connection
-            attempt = await repository.load_attempt(connection, attempt_id)
-            intent = await repository.load_intent(
-                connection, attempt.merchant_id, attempt.payment_intent_id, for_update=True
-            )
-            attempt = await repository.load_attempt(connection, attempt_id, for_update=True)
+            intent = await repository.load_intent(connection, sent.merchant_id, sent.payment_intent_id, for_update=True)
+            attempt = await repository.load_attempt(connection, sent.id, for_update=True)
             if result.outcome is Outcome.UNKNOWN:
                 await keys.release_lease(connection, key_id)
                 await uow.commit()
@@ -153,8 +157,7 @@ class PhaseRunner:
                 if attempt.refund_id:
                     refund = await repository.load_refund(connection, attempt.merchant_id, attempt.refund_id)
                 return pending_response(intent, refund)
-            now = await connection.scalar(select(func.now()))
-            response = await apply_result(connection, attempt, intent, result, latency_ms, now)
+            response = await apply_result(connection, attempt, intent, result, latency_ms, utc_now())
             await keys.finish(connection, key_id, response)
             await uow.commit()
             return response

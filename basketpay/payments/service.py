@@ -3,10 +3,11 @@ recorded before the processor is called), run through `PhaseRunner`."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from basketpay.db.pagination import PageRequest, fetch_page
@@ -16,7 +17,7 @@ from basketpay.ids import new_id
 from basketpay.outbox.writer import event_row, record_events
 from basketpay.payments import repository, schemas
 from basketpay.payments.domain import AttemptPlan, PaymentIntent
-from basketpay.payments.phases import PhaseRunner, RequestContext, Started
+from basketpay.payments.phases import PhaseRunner, RequestContext, Started, utc_now
 from basketpay.payments.serializers import intent_json, refund_json
 from basketpay.payments.states import Status
 from basketpay.payments.tables import payment_intents, refunds
@@ -38,15 +39,17 @@ class PaymentService(PhaseRunner):
     async def _start_attempt(
         self, connection: AsyncConnection, intent: PaymentIntent, plan: AttemptPlan, attempt_id: str,
         status_before: Status, refund_id: str | None = None,
-    ) -> None:
-        await repository.insert_attempt(
-            connection, id=attempt_id, merchant_id=intent.merchant_id, payment_intent_id=intent.id,
+    ) -> SimpleNamespace:
+        values = dict(
+            id=attempt_id, merchant_id=intent.merchant_id, payment_intent_id=intent.id,
             refund_id=refund_id, operation=plan.operation, status="pending",
             status_before=status_before.value, amount=plan.amount, currency=intent.currency,
             final_capture=plan.final_capture, connector=intent.connector or self.connectors.default,
             processor_idempotency_key=f"basketpay-{attempt_id}",
             processor_reference=intent.processor_reference,
         )
+        await repository.insert_attempt(connection, **values)
+        return SimpleNamespace(**values)
 
     def _check_amount(self, amount: int | None, param: str) -> None:
         if amount is not None and amount > self.settings.amount_minor_max:
@@ -78,10 +81,10 @@ class PaymentService(PhaseRunner):
             events.append(event_row(intent.merchant_id, "payment_intent.created", intent.id, intent_json(intent)))
         else:
             await repository.save_intent(connection, intent)
-        await self._start_attempt(connection, intent, plan, attempt_id, status_before)
+        attempt = await self._start_attempt(connection, intent, plan, attempt_id, status_before)
         events.append(event_row(intent.merchant_id, "payment_intent.processing", intent.id, intent_json(intent)))
         await record_events(connection, events)
-        return Started(attempt_id=attempt_id, card=self.vault.open_card(payment_method))
+        return Started(attempt=attempt, card=self.vault.open_card(payment_method))
 
     async def _attach(self, connection: AsyncConnection, intent: PaymentIntent, payment_method_id: str | None) -> Row[Any] | None:
         if payment_method_id is None:
@@ -144,9 +147,9 @@ class PaymentService(PhaseRunner):
                 )
                 refund_id = refund.id
                 events.append(event_row(intent.merchant_id, "refund.created", refund.id, refund_json(refund)))
-            await self._start_attempt(connection, intent, plan, attempt_id, status_before, refund_id)
+            attempt = await self._start_attempt(connection, intent, plan, attempt_id, status_before, refund_id)
             await record_events(connection, events)
-            return Started(attempt_id=attempt_id)
+            return Started(attempt=attempt)
 
         return await self.execute(context, phase_one)
 
@@ -179,8 +182,7 @@ class PaymentService(PhaseRunner):
 
         async def phase_one(connection: AsyncConnection) -> Started:
             intent = await repository.load_intent(connection, context.merchant_id, intent_id, for_update=True)
-            now = await connection.scalar(select(func.now()))
-            if intent.cancel_without_processor(params.cancellation_reason, now):
+            if intent.cancel_without_processor(params.cancellation_reason, utc_now()):
                 await repository.save_intent(connection, intent)
                 body = intent_json(intent)
                 await record_events(connection, [event_row(intent.merchant_id, "payment_intent.canceled", intent.id, body)])
@@ -188,8 +190,8 @@ class PaymentService(PhaseRunner):
             attempt_id = new_id("att")
             plan = intent.begin_void(attempt_id, params.cancellation_reason)
             await repository.save_intent(connection, intent)
-            await self._start_attempt(connection, intent, plan, attempt_id, Status.REQUIRES_CAPTURE)
-            return Started(attempt_id=attempt_id)
+            attempt = await self._start_attempt(connection, intent, plan, attempt_id, Status.REQUIRES_CAPTURE)
+            return Started(attempt=attempt)
 
         return await self.execute(context, phase_one)
 
