@@ -15,7 +15,7 @@ from basketpay.api.errors import install_error_handlers
 from basketpay.api.middleware import RequestContextMiddleware
 from basketpay.api.ratelimit import RateLimiter
 from basketpay.connectors.registry import build_registry
-from basketpay.db.engine import create_service_engine
+from basketpay.db.database import Database
 from basketpay.merchants.service import Authenticator
 from basketpay.observability.metrics import render_metrics
 from basketpay.payments import api as payments_api
@@ -35,14 +35,14 @@ Authenticate with `Authorization: Bearer sk_test_…`. Errors are
 """
 
 
-def build_services(settings: Settings) -> Services:
-    engine = create_service_engine(settings)
+async def build_services(settings: Settings) -> Services:
+    database = await Database(settings).open()
     vault = Vault(KeyEncryptionKey.from_settings(settings.vault_key_encryption_key, settings.data_dir))
-    payments = PaymentService(engine, build_registry(engine), vault, settings)
+    payments = PaymentService(database, build_registry(database), vault, settings)
     return Services(
         settings=settings,
-        engine=engine,
-        authenticator=Authenticator(engine, settings.auth_cache_seconds),
+        database=database,
+        authenticator=Authenticator(database, settings.auth_cache_seconds),
         limiter=RateLimiter(settings.rate_limit_requests_per_second, settings.rate_limit_burst_max),
         vault=vault,
         payments=payments,
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = build_services(settings)
+        container = await build_services(settings)
         app.state.services = container
         stop = asyncio.Event()
         sweeper = asyncio.create_task(Sweeper(container.payments).run_forever(stop)) if run_sweeper else None
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
             stop.set()
             if sweeper is not None:
                 await sweeper
-            await container.engine.dispose()
+            await container.database.close()
 
     app = FastAPI(title="basketpay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware)

@@ -10,9 +10,9 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basketpay.api.ratelimit import RateLimiter
+from basketpay.db.database import Database
 from basketpay.db.pagination import LIMIT_DEFAULT, LIMIT_MAX, PageRequest
 from basketpay.idempotency.keys import StoredResponse, validate_key
 from basketpay.merchants.service import Authenticator
@@ -25,7 +25,7 @@ from basketpay.vault.service import Vault
 @dataclass
 class Services:
     settings: Settings
-    engine: AsyncEngine
+    database: Database
     authenticator: Authenticator
     limiter: RateLimiter
     vault: Vault

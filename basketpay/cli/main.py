@@ -76,11 +76,11 @@ def sweep() -> None:
     _setup_logging()
 
     async def once() -> None:
-        container = build_services(get_settings())
+        container = await build_services(get_settings())
         try:
             report = await Sweeper(container.payments).sweep_once()
         finally:
-            await container.engine.dispose()
+            await container.database.close()
         typer.echo(json.dumps(dataclasses.asdict(report)))
 
     asyncio.run(once())

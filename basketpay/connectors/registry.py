@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from basketpay.connectors.base import Connector
 from basketpay.connectors.sandbox import SandboxConnector
+from basketpay.db.database import Database
 from basketpay.errors import InvalidRequest
 
 
@@ -21,5 +21,5 @@ class ConnectorRegistry:
         return connector
 
 
-def build_registry(engine: AsyncEngine) -> ConnectorRegistry:
-    return ConnectorRegistry({"sandbox": SandboxConnector(engine)}, default="sandbox")
+def build_registry(database: Database) -> ConnectorRegistry:
+    return ConnectorRegistry({"sandbox": SandboxConnector(database)}, default="sandbox")

@@ -1,10 +1,10 @@
-"""Engines: one async engine for the service, a sync one for migrations and the CLI."""
+"""Where the database is (configured or embedded), and a SQLAlchemy engine for migrations,
+the CLI and the tests. The service itself talks to PostgreSQL through db/database.py."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from basketpay.db.embedded import embedded_database_url
 from basketpay.settings import Settings
@@ -32,12 +32,3 @@ def libpq_url(sqlalchemy_url: str) -> str:
 
 def create_sync_engine(settings: Settings) -> Engine:
     return create_engine(database_url(settings), pool_pre_ping=True)
-
-
-def create_service_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
-        database_url(settings),
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
-        pool_pre_ping=False,
-    )

@@ -1,11 +1,15 @@
 """Idempotency keys after brandur.org/idempotency-keys and the IETF draft.
 
-A request takes its key in the first atomic phase (`claim`): a new key starts at
-recovery point `started`; a key seen before is compared with the request
-(different method, path or body: 422), replayed if finished, refused while another
-request holds its lease (409), and otherwise resumed from its recovery point by
-the request that now holds the lease. Validation errors raised inside the first
-phase roll the key back with everything else: nothing is written for bad input.
+A key has two recovery points: `started` and `finished` (the response is stored
+for replay). Whether a started request got as far as the processor is told by the
+attempt that names the key (`payment_attempts.idempotency_key`), written in the
+same statement as everything else of phase one: no attempt, phase one never
+happened; a pending attempt, the processor may have been called.
+The fast path inserts the key inside phase one's single statement; a key seen
+before takes the slow path, `claim`, which compares it with the request (different
+method, path or body: 422), replays it if finished, refuses it while another
+request holds its lease (409), and otherwise hands it over for resumption.
+Validation errors raised in phase one write nothing, the key included.
 """
 
 from __future__ import annotations
@@ -13,20 +17,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg import AsyncConnection
 
 from basketpay.errors import IdempotencyInProgress, IdempotencyMismatch, InvalidRequest
-from basketpay.idempotency.tables import idempotency_keys
 
 KEY_LENGTH_MAX = 255
 CLAIM_ATTEMPTS_MAX = 3  # a key can vanish between the insert and the lock (the sweeper drops it)
 STARTED = "started"
-ATTEMPT_STARTED = "attempt_started"
 FINISHED = "finished"
+
+
+class KeySeen(Exception):  # noqa: N818 - a signal, not an error: take the slow path
+    """The Idempotency-Key was used before: replay, refuse or resume it under a lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +42,29 @@ class StoredResponse:
 
 @dataclass(frozen=True, slots=True)
 class ClaimedKey:
-    id: int
     recovery_point: str
-    attempt_id: str | None
     replay: StoredResponse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRequest:
+    """The key and the fingerprint of the request that presents it."""
+
+    merchant_id: str
+    key: str
+    method: str
+    path: str
+    digest: bytes
+
+    def where(self) -> dict[str, Any]:
+        return {"merchant_id": self.merchant_id, "key": self.key}
+
+    def new_row(self, now: dt.datetime, lease_seconds: float) -> dict[str, Any]:
+        return {
+            "merchant_id": self.merchant_id, "key": self.key, "request_method": self.method,
+            "request_path": self.path, "request_digest": self.digest, "recovery_point": STARTED,
+            "locked_until": now + dt.timedelta(seconds=lease_seconds), "created_at": now,
+        }
 
 
 def request_digest(method: str, path: str, body: object) -> bytes:
@@ -58,26 +82,32 @@ def validate_key(key: str) -> str:
     return key
 
 
-async def claim(
-    connection: AsyncConnection, merchant_id: str, key: str, method: str, path: str, digest: bytes,
-    lease_seconds: float,
-) -> ClaimedKey:
-    lease = dt.timedelta(seconds=lease_seconds)
+def finished(response: StoredResponse, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "recovery_point": FINISHED, "response_status": response.status_code, "response_body": response.body,
+        "locked_until": None, "finished_at": now,
+    }
+
+
+_INSERT = """
+INSERT INTO idempotency_keys (merchant_id, key, request_method, request_path, request_digest,
+                              recovery_point, locked_until)
+VALUES (%(merchant_id)s, %(key)s, %(method)s, %(path)s, %(digest)s, 'started', now() + %(lease)s)
+ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id"""
+_LOCK = "SELECT *, now() AS now FROM idempotency_keys WHERE merchant_id = %(merchant_id)s AND key = %(key)s FOR UPDATE"
+_TAKE_LEASE = "UPDATE idempotency_keys SET locked_until = now() + %(lease)s WHERE id = %(id)s"
+
+
+async def claim(connection: AsyncConnection[Any], request: KeyRequest, lease_seconds: float) -> ClaimedKey:
+    """Inside a transaction: take the key (new, or one whose lease ran out), or refuse it."""
+    params = {**request.where(), "method": request.method, "path": request.path, "digest": request.digest,
+              "lease": dt.timedelta(seconds=lease_seconds)}
     for _ in range(CLAIM_ATTEMPTS_MAX):
-        inserted = await connection.scalar(
-            insert(idempotency_keys)
-            .values(
-                merchant_id=merchant_id, key=key, request_method=method, request_path=path,
-                request_digest=digest, recovery_point=STARTED, locked_until=func.now() + lease,
-            )
-            .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
-            .returning(idempotency_keys.c.id)
-        )
-        if inserted is not None:
-            return ClaimedKey(inserted, STARTED, None)
-        claimed = await _claim_existing(connection, merchant_id, key, method, path, digest, lease)
-        if claimed is not None:
-            return claimed
+        if await (await connection.execute(_INSERT, params)).fetchone() is not None:
+            return ClaimedKey(STARTED)
+        row = await (await connection.execute(_LOCK, params)).fetchone()
+        if row is not None:
+            return await _claim_existing(connection, request, row, params)
     raise IdempotencyInProgress(
         "This Idempotency-Key is changing hands; retry shortly.", code="idempotency_key_in_use",
         param="Idempotency-Key",
@@ -85,88 +115,78 @@ async def claim(
 
 
 async def _claim_existing(
-    connection: AsyncConnection, merchant_id: str, key: str, method: str, path: str, digest: bytes,
-    lease: dt.timedelta,
-) -> ClaimedKey | None:
-    table = idempotency_keys
-    row = (
-        await connection.execute(
-            select(table, func.now().label("now"))
-            .where(table.c.merchant_id == merchant_id, table.c.key == key)
-            .with_for_update()
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    if (row.request_method, row.request_path, row.request_digest) != (method, path, digest):
+    connection: AsyncConnection[Any], request: KeyRequest, row: Any, params: dict[str, Any]
+) -> ClaimedKey:
+    if (row.request_method, row.request_path, bytes(row.request_digest)) != (request.method, request.path, request.digest):
         raise IdempotencyMismatch(
-            "Keys for idempotent requests can only be used with the same parameters they were "
-            "first used with.",
+            "Keys for idempotent requests can only be used with the same parameters they were first used with.",
             code="idempotency_key_reused",
             param="Idempotency-Key",
         )
     if row.recovery_point == FINISHED:
-        return ClaimedKey(row.id, FINISHED, row.attempt_id, StoredResponse(row.response_status, row.response_body))
+        return ClaimedKey(FINISHED, StoredResponse(row.response_status, bytes(row.response_body)))
     if row.locked_until is not None and row.locked_until > row.now:
         raise IdempotencyInProgress(
             "A request with this Idempotency-Key is still being processed; retry later.",
             code="idempotency_key_in_use",
             param="Idempotency-Key",
         )
+    await connection.execute(_TAKE_LEASE, {**params, "id": row.id})
+    return ClaimedKey(row.recovery_point)
+
+
+async def update(connection: AsyncConnection[Any], request: KeyRequest, values: dict[str, Any]) -> None:
+    sets = ", ".join(f"{column} = %({column})s" for column in values)
     await connection.execute(
-        table.update().where(table.c.id == row.id).values(locked_until=row.now + lease)
+        f"UPDATE idempotency_keys SET {sets} WHERE merchant_id = %(w_merchant)s AND key = %(w_key)s",
+        {**values, "w_merchant": request.merchant_id, "w_key": request.key},
     )
-    return ClaimedKey(row.id, row.recovery_point, row.attempt_id)
 
 
-async def mark_attempt_started(connection: AsyncConnection, key_id: int, attempt_id: str) -> None:
+async def forget(connection: AsyncConnection[Any], request: KeyRequest) -> None:
     await connection.execute(
-        idempotency_keys.update()
-        .where(idempotency_keys.c.id == key_id)
-        .values(recovery_point=ATTEMPT_STARTED, attempt_id=attempt_id)
+        "DELETE FROM idempotency_keys WHERE merchant_id = %(merchant_id)s AND key = %(key)s", request.where()
     )
 
 
-async def finish(connection: AsyncConnection, key_id: int, response: StoredResponse) -> None:
-    await connection.execute(
-        idempotency_keys.update()
-        .where(idempotency_keys.c.id == key_id)
-        .values(
-            recovery_point=FINISHED, response_status=response.status_code,
-            response_body=response.body, locked_until=None, finished_at=func.now(),
-        )
-    )
+_BY_ATTEMPT = "merchant_id = %(w_merchant)s AND key = %(w_key)s"
 
 
-async def finish_by_attempt(connection: AsyncConnection, attempt_id: str, response: StoredResponse) -> None:
-    key_id = await connection.scalar(
-        select(idempotency_keys.c.id).where(idempotency_keys.c.attempt_id == attempt_id)
-    )
-    if key_id is not None:
-        await finish(connection, key_id, response)
+def _attempt_key(attempt: Any) -> dict[str, Any]:
+    return {"w_merchant": attempt.merchant_id, "w_key": attempt.idempotency_key}
 
 
-async def release_lease(connection: AsyncConnection, key_id: int) -> None:
+async def finish_for_attempt(
+    connection: AsyncConnection[Any], attempt: Any, response: StoredResponse, now: dt.datetime
+) -> None:
+    values = finished(response, now)
+    sets = ", ".join(f"{column} = %({column})s" for column in values)
+    await connection.execute(f"UPDATE idempotency_keys SET {sets} WHERE {_BY_ATTEMPT}", {**values, **_attempt_key(attempt)})
+
+
+async def release_attempt_lease(connection: AsyncConnection[Any], attempt: Any) -> None:
     """The outcome is still unknown: let a retry (or the sweeper) resume right away."""
-    await connection.execute(
-        idempotency_keys.update().where(idempotency_keys.c.id == key_id).values(locked_until=None)
-    )
+    await connection.execute(f"UPDATE idempotency_keys SET locked_until = NULL WHERE {_BY_ATTEMPT}", _attempt_key(attempt))
 
 
-async def forget_attempt(connection: AsyncConnection, attempt_id: str) -> None:
+async def forget_attempt(connection: AsyncConnection[Any], attempt: Any) -> None:
     """The processor never saw the attempt: drop its key so a retry starts afresh."""
-    await connection.execute(delete(idempotency_keys).where(idempotency_keys.c.attempt_id == attempt_id))
+    await connection.execute(f"DELETE FROM idempotency_keys WHERE {_BY_ATTEMPT}", _attempt_key(attempt))
 
 
-async def expire_keys(connection: AsyncConnection, ttl_hours: int, batch_size_max: int) -> int:
+async def lease_held(connection: AsyncConnection[Any], attempt: Any) -> bool:
+    """Inside a transaction: lock the attempt's key and say whether a live request holds it."""
+    query = f"SELECT locked_until > now() AS held FROM idempotency_keys WHERE {_BY_ATTEMPT} FOR UPDATE"
+    row = await (await connection.execute(query, _attempt_key(attempt))).fetchone()
+    return bool(row is not None and row.held)
+
+
+async def expire_keys(connection: AsyncConnection[Any], ttl_hours: int, batch_size_max: int) -> int:
     """Delete finished keys older than the retention period, in bounded batches."""
-    old = (
-        select(idempotency_keys.c.id)
-        .where(
-            idempotency_keys.c.recovery_point == FINISHED,
-            idempotency_keys.c.created_at < func.now() - dt.timedelta(hours=ttl_hours),
-        )
-        .limit(batch_size_max)
+    cursor = await connection.execute(
+        """DELETE FROM idempotency_keys WHERE id IN (
+               SELECT id FROM idempotency_keys
+               WHERE recovery_point = 'finished' AND created_at < now() - %(ttl)s LIMIT %(limit)s)""",
+        {"ttl": dt.timedelta(hours=ttl_hours), "limit": batch_size_max},
     )
-    result = await connection.execute(delete(idempotency_keys).where(idempotency_keys.c.id.in_(old)))
-    return result.rowcount
+    return cursor.rowcount

@@ -1,5 +1,6 @@
 """One row per (merchant, Idempotency-Key): the request's fingerprint, its lease, where it got to
-(the recovery point) and, once finished, the response to replay."""
+(the recovery point) and, once finished, the response to replay. The attempt a request
+started names its key (payment_attempts.idempotency_key)."""
 
 from sqlalchemy import (
     BigInteger,
@@ -27,7 +28,6 @@ idempotency_keys = Table(
     Column("request_path", Text, nullable=False),
     Column("request_digest", LargeBinary, nullable=False),
     Column("recovery_point", Text, nullable=False),
-    Column("attempt_id", Text),
     Column("locked_until", DateTime(timezone=True)),
     Column("response_status", Integer),
     Column("response_body", LargeBinary),
@@ -35,5 +35,4 @@ idempotency_keys = Table(
     Column("finished_at", DateTime(timezone=True)),
     UniqueConstraint("merchant_id", "key"),
     Index("ix_idempotency_keys_created_at", "created_at"),
-    Index("ix_idempotency_keys_attempt_id", "attempt_id"),
 )

@@ -12,14 +12,15 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection
 
+from basketpay.db.database import Database
 from basketpay.errors import AuthenticationFailed
 from basketpay.ids import new_id, new_secret
 from basketpay.merchants.tables import api_keys, merchants
 
 KEY_PREFIXES = ("sk_test_", "sk_live_")
+_MERCHANT_FOR_KEY = "SELECT merchant_id FROM api_keys WHERE key_digest = %(digest)s AND revoked_at IS NULL"
 AUTH_CACHE_ENTRIES_MAX = 10_000
 
 
@@ -56,8 +57,8 @@ def redact_key(secret_key: str) -> str:
 
 
 class Authenticator:
-    def __init__(self, engine: AsyncEngine, cache_seconds: float) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, cache_seconds: float) -> None:
+        self._database = database
         self._cache_seconds = cache_seconds
         self._cache: dict[bytes, tuple[float, str]] = {}
 
@@ -74,12 +75,9 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self._engine.connect() as connection:
-            merchant_id = await connection.scalar(
-                select(api_keys.c.merchant_id).where(
-                    api_keys.c.key_digest == digest, api_keys.c.revoked_at.is_(None)
-                )
-            )
+        async with self._database.connection() as connection:
+            row = await (await connection.execute(_MERCHANT_FOR_KEY, {"digest": digest})).fetchone()
+        merchant_id = None if row is None else row.merchant_id
         if merchant_id is None:
             raise AuthenticationFailed(
                 f"Invalid API key provided: {redact_key(secret_key)}", code="api_key_invalid"

@@ -1,7 +1,8 @@
-"""Loading and saving payment intents, attempts and refunds (SQLAlchemy Core).
+"""Loading and saving payment intents, attempts and refunds (psycopg, SQL generated
+from the table definitions).
 
-`save` is optimistic: it writes only if the row still has the version that was
-loaded, so a lost update is impossible even for a caller that forgot to lock.
+`save_intent` is optimistic: it writes only if the row still has the version that
+was loaded, so a lost update is impossible even for a caller that forgot to lock.
 """
 
 from __future__ import annotations
@@ -9,105 +10,115 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import Row, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg import AsyncConnection
 
+from basketpay.db import statements as sql
 from basketpay.errors import Conflict, NotFound
+from basketpay.idempotency.keys import KeyRequest, KeySeen
 from basketpay.payments.domain import PaymentIntent
 from basketpay.payments.states import Status
 from basketpay.payments.tables import payment_attempts, payment_intents, refunds
 
-_INTENT_FIELDS = [f.name for f in dataclasses.fields(PaymentIntent)]
-_MUTABLE_FIELDS = [name for name in _INTENT_FIELDS if name not in ("id", "merchant_id", "created_at", "version")]
+INTENT_FIELDS = tuple(f.name for f in dataclasses.fields(PaymentIntent))
+MUTABLE_FIELDS = tuple(name for name in INTENT_FIELDS if name not in ("id", "merchant_id", "created_at", "version"))
 
 
-def intent_from_row(row: Row[Any]) -> PaymentIntent:
-    values = {name: getattr(row, name) for name in _INTENT_FIELDS}
+def intent_from_row(row: Any) -> PaymentIntent:
+    values = {name: getattr(row, name) for name in INTENT_FIELDS}
     values["status"] = Status(values["status"])
     return PaymentIntent(**values)
 
 
-def _intent_values(intent: PaymentIntent) -> dict[str, Any]:
-    values = {name: getattr(intent, name) for name in _MUTABLE_FIELDS}
+def intent_values(intent: PaymentIntent) -> dict[str, Any]:
+    values = {name: getattr(intent, name) for name in MUTABLE_FIELDS}
     values["status"] = intent.status.value
     return values
 
 
+def new_intent_values(intent: PaymentIntent) -> dict[str, Any]:
+    return {"id": intent.id, "merchant_id": intent.merchant_id, "version": intent.version,
+            "created_at": intent.created_at, **intent_values(intent)}
+
+
 async def load_intent(
-    connection: AsyncConnection, merchant_id: str, intent_id: str, *, for_update: bool = False
+    connection: AsyncConnection[Any], merchant_id: str, intent_id: str, *, for_update: bool = False
 ) -> PaymentIntent:
-    query = select(payment_intents).where(
-        payment_intents.c.id == intent_id, payment_intents.c.merchant_id == merchant_id
-    )
-    row = (await connection.execute(query.with_for_update() if for_update else query)).one_or_none()
+    query = sql.select_sql(payment_intents, ("id", "merchant_id"), for_update=for_update)
+    row = await (await connection.execute(query, {"id": intent_id, "merchant_id": merchant_id})).fetchone()
     if row is None:
         raise NotFound(f"No such payment_intent: '{intent_id}'", code="resource_missing", param="intent")
     return intent_from_row(row)
 
 
-async def insert_intent(connection: AsyncConnection, intent: PaymentIntent) -> None:
-    values = _intent_values(intent)
-    row = await connection.execute(
-        payment_intents.insert()
-        .values(id=intent.id, merchant_id=intent.merchant_id, version=1, **values)
-        .returning(payment_intents.c.created_at)
-    )
-    intent.created_at = row.scalar_one()
+_INTENT_AND_KEY = """
+SELECT payment_intents.*, EXISTS (
+    SELECT 1 FROM idempotency_keys k WHERE k.merchant_id = %(merchant_id)s AND k.key = %(key)s) AS key_seen
+FROM payment_intents WHERE id = %(id)s AND merchant_id = %(merchant_id)s"""
+
+
+async def load_intent_for_operation(
+    connection: AsyncConnection[Any], merchant_id: str, intent_id: str, request: KeyRequest | None, locked: bool
+) -> PaymentIntent:
+    """The intent to operate on. With a key (fast path, no lock): in the same query, whether
+    the key was seen before, in which case the slow path takes over (KeySeen)."""
+    if request is None:
+        return await load_intent(connection, merchant_id, intent_id, for_update=locked)
+    params = {"merchant_id": merchant_id, "id": intent_id, "key": request.key}
+    row = await (await connection.execute(_INTENT_AND_KEY, params)).fetchone()
+    if row is not None and row.key_seen:
+        raise KeySeen
+    if row is None:
+        raise NotFound(f"No such payment_intent: '{intent_id}'", code="resource_missing", param="intent")
+    return intent_from_row(row)
+
+
+async def insert_intent(connection: AsyncConnection[Any], intent: PaymentIntent) -> None:
     intent.version = 1
+    values = sql.adapt(payment_intents, new_intent_values(intent))
+    await connection.execute(sql.insert_sql(payment_intents, tuple(values)), values)
 
 
-async def save_intent(connection: AsyncConnection, intent: PaymentIntent) -> None:
-    result = await connection.execute(
-        payment_intents.update()
-        .where(payment_intents.c.id == intent.id, payment_intents.c.version == intent.version)
-        .values(version=intent.version + 1, updated_at=func.now(), **_intent_values(intent))
+async def save_intent(connection: AsyncConnection[Any], intent: PaymentIntent) -> None:
+    values = {**intent_values(intent), "version": intent.version + 1}
+    query = sql.update_sql(payment_intents, tuple(values), ("id", "version"))
+    cursor = await connection.execute(
+        query, sql.update_params(payment_intents, values, {"id": intent.id, "version": intent.version})
     )
-    if result.rowcount != 1:
-        raise Conflict(
-            "The PaymentIntent was changed by another request; retry.", code="lock_timeout"
-        )
+    if cursor.rowcount != 1:
+        raise Conflict("The PaymentIntent was changed by another request; retry.", code="lock_timeout")
     intent.version += 1
 
 
-async def insert_attempt(connection: AsyncConnection, **values: Any) -> None:
-    await connection.execute(payment_attempts.insert().values(**values))
+async def load_attempt(connection: AsyncConnection[Any], attempt_id: str, *, for_update: bool = False) -> Any:
+    query = sql.select_sql(payment_attempts, ("id",), for_update=for_update)
+    row = await (await connection.execute(query, {"id": attempt_id})).fetchone()
+    if row is None:
+        raise NotFound(f"No such attempt: '{attempt_id}'", code="resource_missing")
+    return row
 
 
-async def load_attempt(connection: AsyncConnection, attempt_id: str, *, for_update: bool = False) -> Row[Any]:
-    query = select(payment_attempts).where(payment_attempts.c.id == attempt_id)
-    return (await connection.execute(query.with_for_update() if for_update else query)).one()
+async def attempt_for_key(connection: AsyncConnection[Any], merchant_id: str, key: str) -> Any:
+    query = sql.select_sql(payment_attempts, ("merchant_id", "idempotency_key"), for_update=True)
+    return await (await connection.execute(query, {"merchant_id": merchant_id, "idempotency_key": key})).fetchone()
 
 
-async def complete_attempt(connection: AsyncConnection, attempt_id: str, **values: Any) -> Row[Any]:
-    query = (
-        payment_attempts.update()
-        .where(payment_attempts.c.id == attempt_id)
-        .values(completed_at=func.now(), **values)
-        .returning(payment_attempts)
-    )
-    return (await connection.execute(query)).one()
+async def complete_attempt(connection: AsyncConnection[Any], attempt_id: str, **values: Any) -> Any:
+    query = sql.update_sql(payment_attempts, tuple(values), ("id",), returning=True)
+    cursor = await connection.execute(query, sql.update_params(payment_attempts, values, {"id": attempt_id}))
+    return await cursor.fetchone()
 
 
-async def insert_refund(connection: AsyncConnection, **values: Any) -> Row[Any]:
-    query = refunds.insert().values(**values).returning(refunds)
-    return (await connection.execute(query)).one()
-
-
-async def load_refund(connection: AsyncConnection, merchant_id: str, refund_id: str) -> Row[Any]:
-    query = select(refunds).where(refunds.c.id == refund_id, refunds.c.merchant_id == merchant_id)
-    row = (await connection.execute(query)).one_or_none()
+async def load_refund(connection: AsyncConnection[Any], merchant_id: str, refund_id: str) -> Any:
+    query = sql.select_sql(refunds, ("id", "merchant_id"))
+    row = await (await connection.execute(query, {"id": refund_id, "merchant_id": merchant_id})).fetchone()
     if row is None:
         raise NotFound(f"No such refund: '{refund_id}'", code="resource_missing", param="id")
     return row
 
 
 async def set_refund_status(
-    connection: AsyncConnection, refund_id: str, status: str, failure_reason: str | None
-) -> Row[Any]:
-    query = (
-        refunds.update()
-        .where(refunds.c.id == refund_id)
-        .values(status=status, failure_reason=failure_reason)
-        .returning(refunds)
-    )
-    return (await connection.execute(query)).one()
+    connection: AsyncConnection[Any], refund_id: str, status: str, failure_reason: str | None
+) -> Any:
+    values = {"status": status, "failure_reason": failure_reason}
+    query = sql.update_sql(refunds, tuple(values), ("id",), returning=True)
+    return await (await connection.execute(query, sql.update_params(refunds, values, {"id": refund_id}))).fetchone()

@@ -1,22 +1,25 @@
 """Applying a processor's answer to an attempt, its payment intent and its refund, and
-building the response the request (or its replay) gets. Used by the second atomic
-phase of a request and by the sweeper, so both resolve an attempt the same way.
+the response the request (or its replay) gets. `completion` decides, in memory;
+phase two writes it in one statement (phases.py), the slow path and the sweeper
+write it inside a transaction with the intent locked (`apply_locked`), so every
+path resolves an attempt the same way.
 
-Call with the intent locked. An attempt that is no longer pending was resolved
-already (by the sweeper, or by a slower twin of this request): it is not applied
-twice, only its response is rebuilt.
+An attempt that is no longer pending was resolved already (by the sweeper, or by
+a slower twin of this request): it is not applied twice, only its response rebuilt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg import AsyncConnection
 
 from basketpay.connectors.base import Outcome, ProcessorResult
+from basketpay.idempotency import keys
 from basketpay.idempotency.keys import StoredResponse
 from basketpay.invariant import invariant
 from basketpay.observability.metrics import PAYMENT_OUTCOMES
@@ -26,14 +29,20 @@ from basketpay.payments.domain import PaymentIntent
 from basketpay.payments.serializers import intent_json, refund_json
 from basketpay.payments.states import Status
 
-_ATTEMPT_STATUS = {
-    Outcome.SUCCEEDED: "succeeded",
-    Outcome.DECLINED: "declined",
-    Outcome.FAILED: "failed",
-}
+_ATTEMPT_STATUS = {Outcome.SUCCEEDED: "succeeded", Outcome.DECLINED: "declined", Outcome.FAILED: "failed"}
 
 
-def _apply_to_intent(intent: PaymentIntent, attempt: Row[Any], result: ProcessorResult, now: dt.datetime) -> str:
+@dataclass(slots=True)
+class Completion:
+    """What one processor answer changes: written together, atomically."""
+
+    attempt_values: dict[str, Any]
+    refund_values: dict[str, Any] | None
+    events: list[dict[str, Any]]
+    response: StoredResponse
+
+
+def _apply_to_intent(intent: PaymentIntent, attempt: Any, result: ProcessorResult, now: dt.datetime) -> str:
     """Change the aggregate; return the event type that describes the change."""
     operation, succeeded = attempt.operation, result.outcome is Outcome.SUCCEEDED
     if operation in ("authorize", "sale"):
@@ -55,47 +64,68 @@ def _apply_to_intent(intent: PaymentIntent, attempt: Row[Any], result: Processor
     return "refund.succeeded" if succeeded else "refund.failed"
 
 
-async def apply_result(
-    connection: AsyncConnection, attempt: Row[Any], intent: PaymentIntent, result: ProcessorResult,
-    latency_ms: int | None, now: dt.datetime,
-) -> StoredResponse:
+def completion(
+    intent: PaymentIntent, attempt: Any, refund: Any, result: ProcessorResult, latency_ms: int | None, now: dt.datetime
+) -> Completion:
+    """Apply a definitive answer to the intent (in memory) and say what to write."""
     invariant(result.outcome is not Outcome.UNKNOWN, "only a definitive answer is applied")
     invariant(intent.id == attempt.payment_intent_id, "the attempt belongs to the intent")
-    if attempt.status != "pending":
-        return await build_response(connection, attempt, intent)
     event_type = _apply_to_intent(intent, attempt, result, now)
-    await repository.save_intent(connection, intent)
     status = _ATTEMPT_STATUS[result.outcome]
-    completed = await repository.complete_attempt(
-        connection, attempt.id, status=status, processor_reference=result.processor_reference,
-        error_code=result.error_code, decline_code=result.decline_code,
-        error_message=result.message, latency_ms=latency_ms,
-    )
+    attempt_values = {
+        "status": status, "processor_reference": result.processor_reference, "error_code": result.error_code,
+        "decline_code": result.decline_code, "error_message": result.message, "latency_ms": latency_ms,
+        "completed_at": now,
+    }
     events = [event_row(intent.merchant_id, event_type, intent.id, intent_json(intent))]
-    refund = None
-    if attempt.refund_id is not None:
-        refund_status = "succeeded" if status == "succeeded" else "failed"
-        refund = await repository.set_refund_status(connection, attempt.refund_id, refund_status, result.error_code)
-        events.append(event_row(intent.merchant_id, f"refund.{refund_status}", refund.id, refund_json(refund)))
-    await record_events(connection, events)
+    refund_values = None
+    if refund is not None:
+        refund_values = {"status": "succeeded" if status == "succeeded" else "failed", "failure_reason": result.error_code}
+        refund = _merged(refund, refund_values)
+        events.append(event_row(intent.merchant_id, f"refund.{refund.status}", refund.id, refund_json(refund)))
+    return Completion(attempt_values, refund_values, events, response_for(_merged(attempt, attempt_values), intent, refund))
+
+
+def count_outcome(attempt: Any, result: ProcessorResult) -> None:
+    status = _ATTEMPT_STATUS[result.outcome]
     PAYMENT_OUTCOMES.labels(attempt.operation, status, attempt.connector, result.decline_code or "").inc()
-    return _response(completed, intent, refund)
 
 
-async def build_response(connection: AsyncConnection, attempt: Row[Any], intent: PaymentIntent) -> StoredResponse:
+def _merged(row: Any, values: dict[str, Any]) -> SimpleNamespace:
+    base = row._asdict() if hasattr(row, "_asdict") else vars(row)
+    return SimpleNamespace(**{**base, **values})
+
+
+async def apply_locked(
+    connection: AsyncConnection[Any], attempt: Any, intent: PaymentIntent, result: ProcessorResult,
+    latency_ms: int | None, now: dt.datetime,
+) -> StoredResponse:
+    """Inside a transaction, with the intent and the attempt locked."""
     refund = None
     if attempt.refund_id is not None:
         refund = await repository.load_refund(connection, attempt.merchant_id, attempt.refund_id)
-    return _response(attempt, intent, refund)
+    if attempt.status != "pending":
+        response = response_for(attempt, intent, refund)
+    else:
+        done = completion(intent, attempt, refund, result, latency_ms, now)
+        await repository.save_intent(connection, intent)
+        await repository.complete_attempt(connection, attempt.id, **done.attempt_values)
+        if done.refund_values is not None:
+            await repository.set_refund_status(connection, attempt.refund_id, **done.refund_values)
+        await record_events(connection, done.events)
+        count_outcome(attempt, result)
+        response = done.response
+    await keys.finish_for_attempt(connection, attempt, response, now)
+    return response
 
 
-def pending_response(intent: PaymentIntent, refund: Row[Any] | None) -> StoredResponse:
+def pending_response(intent: PaymentIntent, refund: Any) -> StoredResponse:
     """The outcome is unknown: 202 with the object as known now; retry the key, or poll."""
     body = refund_json(refund) if refund is not None else intent_json(intent)
     return StoredResponse(202, orjson.dumps(body))
 
 
-def _response(attempt: Row[Any], intent: PaymentIntent, refund: Row[Any] | None) -> StoredResponse:
+def response_for(attempt: Any, intent: PaymentIntent, refund: Any) -> StoredResponse:
     if attempt.status == "succeeded":
         body = refund_json(refund) if refund is not None else intent_json(intent)
         return StoredResponse(200, orjson.dumps(body))
@@ -112,7 +142,7 @@ def _response(attempt: Row[Any], intent: PaymentIntent, refund: Row[Any] | None)
     return StoredResponse(402, orjson.dumps({"error": error}))
 
 
-def restore_after_not_processed(intent: PaymentIntent, attempt: Row[Any]) -> None:
+def restore_after_not_processed(intent: PaymentIntent, attempt: Any) -> None:
     """The processor never saw the attempt: undo phase one's marker (and status)."""
     if attempt.operation in ("authorize", "sale"):
         intent.abandon_authorization(Status(attempt.status_before))

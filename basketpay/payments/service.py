@@ -1,5 +1,5 @@
-"""The payment operations: phase one of each (what the domain decides and what gets
-recorded before the processor is called), run through `PhaseRunner`."""
+"""The payment operations: phase one of each — what the domain decides and what gets
+recorded before the processor is called — run through `PhaseRunner`."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg import AsyncConnection
 
 from basketpay.db.pagination import PageRequest, fetch_page
 from basketpay.errors import InvalidRequest
-from basketpay.idempotency.keys import StoredResponse
+from basketpay.idempotency.keys import KeyRequest, StoredResponse
 from basketpay.ids import new_id
-from basketpay.outbox.writer import event_row, record_events
+from basketpay.outbox.writer import event_row
 from basketpay.payments import repository, schemas
 from basketpay.payments.domain import AttemptPlan, PaymentIntent
-from basketpay.payments.phases import PhaseRunner, RequestContext, Started, utc_now
+from basketpay.payments.phases import PhaseRunner, Plan, RequestContext, utc_now
 from basketpay.payments.serializers import intent_json, refund_json
 from basketpay.payments.states import Status
 from basketpay.payments.tables import payment_intents, refunds
@@ -36,20 +35,18 @@ def _require_key(context: RequestContext) -> None:
 
 class PaymentService(PhaseRunner):
     # -- helpers shared by the operations -----------------------------------------------------------
-    async def _start_attempt(
-        self, connection: AsyncConnection, intent: PaymentIntent, plan: AttemptPlan, attempt_id: str,
-        status_before: Status, refund_id: str | None = None,
+    def _attempt(
+        self, intent: PaymentIntent, plan: AttemptPlan, attempt_id: str, status_before: Status, key: str,
+        refund_id: str | None = None,
     ) -> SimpleNamespace:
-        values = dict(
-            id=attempt_id, merchant_id=intent.merchant_id, payment_intent_id=intent.id,
-            refund_id=refund_id, operation=plan.operation, status="pending",
-            status_before=status_before.value, amount=plan.amount, currency=intent.currency,
-            final_capture=plan.final_capture, connector=intent.connector or self.connectors.default,
-            processor_idempotency_key=f"basketpay-{attempt_id}",
-            processor_reference=intent.processor_reference,
+        return SimpleNamespace(
+            id=attempt_id, merchant_id=intent.merchant_id, payment_intent_id=intent.id, refund_id=refund_id,
+            operation=plan.operation, status="pending", status_before=status_before.value, amount=plan.amount,
+            currency=intent.currency, final_capture=plan.final_capture,
+            connector=intent.connector or self.connectors.default, idempotency_key=key,
+            processor_idempotency_key=f"basketpay-{attempt_id}", processor_reference=intent.processor_reference,
+            created_at=utc_now(),
         )
-        await repository.insert_attempt(connection, **values)
-        return SimpleNamespace(**values)
 
     def _check_amount(self, amount: int | None, param: str) -> None:
         if amount is not None and amount > self.settings.amount_minor_max:
@@ -67,30 +64,22 @@ class PaymentService(PhaseRunner):
             if len(value) > settings.metadata_value_length_max:
                 raise InvalidRequest("A metadata value is too long.", param=f"metadata[{name}]")
 
-    async def _begin_confirm(
-        self, connection: AsyncConnection, intent: PaymentIntent, payment_method: Row[Any] | None,
-        events: list[dict[str, Any]], *, is_new: bool,
-    ) -> Started:
-        if payment_method is None and intent.payment_method_id is not None:
-            payment_method = await self.vault.load(connection, intent.merchant_id, intent.payment_method_id)
+    def _confirm_plan(self, plan: Plan, intent: PaymentIntent, payment_method: Any, key: str) -> Plan:
         status_before, attempt_id = intent.status, new_id("att")
-        plan = intent.begin_confirm(attempt_id)
-        assert payment_method is not None  # begin_confirm refuses an intent without one
-        if is_new:
-            await repository.insert_intent(connection, intent)
-            events.append(event_row(intent.merchant_id, "payment_intent.created", intent.id, intent_json(intent)))
-        else:
-            await repository.save_intent(connection, intent)
-        attempt = await self._start_attempt(connection, intent, plan, attempt_id, status_before)
-        events.append(event_row(intent.merchant_id, "payment_intent.processing", intent.id, intent_json(intent)))
-        await record_events(connection, events)
-        return Started(attempt=attempt, card=self.vault.open_card(payment_method))
+        attempt_plan = intent.begin_confirm(attempt_id)
+        plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key)
+        plan.card = self.vault.open_card(payment_method)
+        plan.events.append(event_row(intent.merchant_id, "payment_intent.processing", intent.id, intent_json(intent)))
+        return plan
 
-    async def _attach(self, connection: AsyncConnection, intent: PaymentIntent, payment_method_id: str | None) -> Row[Any] | None:
+    async def _payment_method_for(self, connection: AsyncConnection[Any], intent: PaymentIntent, requested: str | None) -> Any:
+        """Attach the requested payment method (if any); return the one to charge (if any)."""
+        payment_method_id = requested or intent.payment_method_id
         if payment_method_id is None:
             return None
         payment_method = await self.vault.load(connection, intent.merchant_id, payment_method_id)
-        intent.attach_payment_method(payment_method.id, payment_method.brand)
+        if requested is not None:
+            intent.attach_payment_method(payment_method.id, payment_method.brand)
         return payment_method
 
     # -- operations ---------------------------------------------------------------------------------------
@@ -100,56 +89,61 @@ class PaymentService(PhaseRunner):
         if params.confirm:
             _require_key(context)
 
-        async def phase_one(connection: AsyncConnection) -> Started:
+        async def phase_one(connection: AsyncConnection[Any], _: KeyRequest | None, __: bool) -> Plan:
             intent = PaymentIntent(
-                id=new_id("pi"), merchant_id=context.merchant_id, amount=params.amount,
-                currency=params.currency, capture_method=params.capture_method,
-                status=Status.REQUIRES_PAYMENT_METHOD, customer=params.customer,
-                description=params.description, metadata=params.metadata, off_session=params.off_session,
+                id=new_id("pi"), merchant_id=context.merchant_id, amount=params.amount, currency=params.currency,
+                capture_method=params.capture_method, status=Status.REQUIRES_PAYMENT_METHOD,
+                customer=params.customer, description=params.description, metadata=params.metadata,
+                off_session=params.off_session, created_at=utc_now(), version=1,
             )
-            payment_method = await self._attach(connection, intent, params.payment_method)
+            payment_method = await self._payment_method_for(connection, intent, params.payment_method)
+            plan = Plan(intent=intent)
+            plan.events.append(event_row(intent.merchant_id, "payment_intent.created", intent.id, intent_json(intent)))
             if params.confirm:
-                return await self._begin_confirm(connection, intent, payment_method, [], is_new=True)
-            await repository.insert_intent(connection, intent)
-            body = intent_json(intent)
-            await record_events(connection, [event_row(intent.merchant_id, "payment_intent.created", intent.id, body)])
-            return Started(response=_ok(body))
+                assert context.idempotency_key is not None
+                return self._confirm_plan(plan, intent, payment_method, context.idempotency_key)
+            plan.response = _ok(intent_json(intent))
+            return plan
 
         return await self.execute(context, phase_one)
 
     async def confirm(self, context: RequestContext, intent_id: str, params: schemas.PaymentIntentConfirm) -> StoredResponse:
         _require_key(context)
+        assert context.idempotency_key is not None
 
-        async def phase_one(connection: AsyncConnection) -> Started:
-            intent = await repository.load_intent(connection, context.merchant_id, intent_id, for_update=True)
-            payment_method = await self._attach(connection, intent, params.payment_method)
-            return await self._begin_confirm(connection, intent, payment_method, [], is_new=False)
+        async def phase_one(connection: AsyncConnection[Any], request: KeyRequest | None, locked: bool) -> Plan:
+            intent = await repository.load_intent_for_operation(connection, context.merchant_id, intent_id, request, locked)
+            version = intent.version
+            payment_method = await self._payment_method_for(connection, intent, params.payment_method)
+            plan = Plan(intent=intent, version_read=version)
+            return self._confirm_plan(plan, intent, payment_method, context.idempotency_key)  # type: ignore[arg-type]
 
         return await self.execute(context, phase_one)
 
     async def _simple_attempt(
         self, context: RequestContext, intent_id: str, begin: Any, refund_values: dict[str, Any] | None = None
     ) -> StoredResponse:
-        """Phase one for capture, increment and refund: lock, let the domain plan, record."""
+        """Phase one for capture, increment and refund: read, let the domain plan, record."""
         _require_key(context)
+        key = context.idempotency_key
+        assert key is not None
 
-        async def phase_one(connection: AsyncConnection) -> Started:
-            intent = await repository.load_intent(connection, context.merchant_id, intent_id, for_update=True)
+        async def phase_one(connection: AsyncConnection[Any], request: KeyRequest | None, locked: bool) -> Plan:
+            intent = await repository.load_intent_for_operation(connection, context.merchant_id, intent_id, request, locked)
+            plan = Plan(intent=intent, version_read=intent.version)
             status_before, attempt_id = intent.status, new_id("att")
-            plan: AttemptPlan = begin(intent, attempt_id)
-            await repository.save_intent(connection, intent)
+            attempt_plan: AttemptPlan = begin(intent, attempt_id)
             refund_id = None
-            events: list[dict[str, Any]] = []
             if refund_values is not None:
-                refund = await repository.insert_refund(
-                    connection, id=new_id("re"), merchant_id=intent.merchant_id, payment_intent_id=intent.id,
-                    amount=plan.amount, currency=intent.currency, status="pending", **refund_values,
+                plan.refund = SimpleNamespace(
+                    id=new_id("re"), merchant_id=intent.merchant_id, payment_intent_id=intent.id,
+                    amount=attempt_plan.amount, currency=intent.currency, status="pending",
+                    failure_reason=None, created_at=utc_now(), **refund_values,
                 )
-                refund_id = refund.id
-                events.append(event_row(intent.merchant_id, "refund.created", refund.id, refund_json(refund)))
-            attempt = await self._start_attempt(connection, intent, plan, attempt_id, status_before, refund_id)
-            await record_events(connection, events)
-            return Started(attempt=attempt)
+                refund_id = plan.refund.id
+                plan.events.append(event_row(intent.merchant_id, "refund.created", refund_id, refund_json(plan.refund)))
+            plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key, refund_id)
+            return plan
 
         return await self.execute(context, phase_one)
 
@@ -179,40 +173,42 @@ class PaymentService(PhaseRunner):
 
     async def cancel(self, context: RequestContext, intent_id: str, params: schemas.PaymentIntentCancel) -> StoredResponse:
         _require_key(context)
+        key = context.idempotency_key
+        assert key is not None
 
-        async def phase_one(connection: AsyncConnection) -> Started:
-            intent = await repository.load_intent(connection, context.merchant_id, intent_id, for_update=True)
+        async def phase_one(connection: AsyncConnection[Any], request: KeyRequest | None, locked: bool) -> Plan:
+            intent = await repository.load_intent_for_operation(connection, context.merchant_id, intent_id, request, locked)
+            plan = Plan(intent=intent, version_read=intent.version)
             if intent.cancel_without_processor(params.cancellation_reason, utc_now()):
-                await repository.save_intent(connection, intent)
                 body = intent_json(intent)
-                await record_events(connection, [event_row(intent.merchant_id, "payment_intent.canceled", intent.id, body)])
-                return Started(response=_ok(body))
+                plan.events.append(event_row(intent.merchant_id, "payment_intent.canceled", intent.id, body))
+                plan.response = _ok(body)
+                return plan
             attempt_id = new_id("att")
-            plan = intent.begin_void(attempt_id, params.cancellation_reason)
-            await repository.save_intent(connection, intent)
-            attempt = await self._start_attempt(connection, intent, plan, attempt_id, Status.REQUIRES_CAPTURE)
-            return Started(attempt=attempt)
+            attempt_plan = intent.begin_void(attempt_id, params.cancellation_reason)
+            plan.attempt = self._attempt(intent, attempt_plan, attempt_id, Status.REQUIRES_CAPTURE, key)
+            return plan
 
         return await self.execute(context, phase_one)
 
     # -- reads ---------------------------------------------------------------------------------------------
     async def retrieve(self, merchant_id: str, intent_id: str) -> dict[str, Any]:
-        async with self.engine.connect() as connection:
+        async with self.database.connection() as connection:
             return intent_json(await repository.load_intent(connection, merchant_id, intent_id))
 
     async def list_intents(self, merchant_id: str, page: PageRequest) -> tuple[list[dict[str, Any]], bool]:
-        async with self.engine.connect() as connection:
+        async with self.database.connection() as connection:
             rows, has_more = await fetch_page(connection, payment_intents, merchant_id, page)
         return [intent_json(repository.intent_from_row(row)) for row in rows], has_more
 
     async def retrieve_refund(self, merchant_id: str, refund_id: str) -> dict[str, Any]:
-        async with self.engine.connect() as connection:
+        async with self.database.connection() as connection:
             return refund_json(await repository.load_refund(connection, merchant_id, refund_id))
 
     async def list_refunds(
         self, merchant_id: str, page: PageRequest, payment_intent: str | None
     ) -> tuple[list[dict[str, Any]], bool]:
-        filters = [] if payment_intent is None else [refunds.c.payment_intent_id == payment_intent]
-        async with self.engine.connect() as connection:
+        filters = {} if payment_intent is None else {"payment_intent_id": payment_intent}
+        async with self.database.connection() as connection:
             rows, has_more = await fetch_page(connection, refunds, merchant_id, page, filters)
         return [refund_json(row) for row in rows], has_more

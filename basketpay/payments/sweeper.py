@@ -13,27 +13,31 @@ retries on another processor and never guesses.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg import AsyncConnection
 
 from basketpay.connectors.base import Outcome, ProcessorResult
-from basketpay.db.uow import UnitOfWork
 from basketpay.idempotency import keys
-from basketpay.idempotency.tables import idempotency_keys
 from basketpay.observability.metrics import SWEEPER_RESOLUTIONS
 from basketpay.outbox.writer import event_row, record_events
 from basketpay.payments import repository
 from basketpay.payments.domain import PaymentIntent
-from basketpay.payments.phases import PhaseRunner
-from basketpay.payments.resolution import apply_result, restore_after_not_processed
+from basketpay.payments.phases import PhaseRunner, utc_now
+from basketpay.payments.resolution import apply_locked, restore_after_not_processed
 from basketpay.payments.serializers import intent_json
-from basketpay.payments.tables import payment_attempts
 
 log = structlog.get_logger(__name__)
+
+_STALE_ATTEMPTS = """
+SELECT attempt.id FROM payment_attempts attempt
+LEFT JOIN idempotency_keys k ON k.merchant_id = attempt.merchant_id AND k.key = attempt.idempotency_key
+WHERE attempt.status = 'pending' AND attempt.created_at < now() - %(lease)s
+  AND (k.locked_until IS NULL OR k.locked_until < now())
+ORDER BY attempt.created_at LIMIT %(limit)s"""
 
 
 @dataclass(slots=True)
@@ -51,22 +55,11 @@ class Sweeper:
         self._settings = runner.settings
 
     async def _stale_attempt_ids(self) -> list[str]:
-        lease = func.make_interval(0, 0, 0, 0, 0, 0, self._settings.idempotency_lease_seconds)
-        query = (
-            select(payment_attempts.c.id)
-            .select_from(
-                payment_attempts.outerjoin(idempotency_keys, idempotency_keys.c.attempt_id == payment_attempts.c.id)
-            )
-            .where(
-                payment_attempts.c.status == "pending",
-                payment_attempts.c.created_at < func.now() - lease,
-                or_(idempotency_keys.c.locked_until.is_(None), idempotency_keys.c.locked_until < func.now()),
-            )
-            .order_by(payment_attempts.c.created_at)
-            .limit(self._settings.sweeper_batch_size_max)
-        )
-        async with self._runner.engine.connect() as connection:
-            return list((await connection.scalars(query)).all())
+        params = {"lease": dt.timedelta(seconds=self._settings.idempotency_lease_seconds),
+                  "limit": self._settings.sweeper_batch_size_max}
+        async with self._runner.database.connection() as connection:
+            rows = await (await connection.execute(_STALE_ATTEMPTS, params)).fetchall()
+        return [row.id for row in rows]
 
     async def sweep_once(self) -> SweepReport:
         report = SweepReport()
@@ -74,15 +67,14 @@ class Sweeper:
             outcome = await self.resolve(attempt_id)
             setattr(report, outcome, getattr(report, outcome) + 1)
             SWEEPER_RESOLUTIONS.labels(outcome).inc()
-        async with UnitOfWork(self._runner.engine) as uow:
+        async with self._runner.database.connection() as connection:
             report.keys_expired = await keys.expire_keys(
-                uow.connection, self._settings.idempotency_key_ttl_hours, self._settings.sweeper_batch_size_max
+                connection, self._settings.idempotency_key_ttl_hours, self._settings.sweeper_batch_size_max
             )
-            await uow.commit()
         return report
 
     async def resolve(self, attempt_id: str) -> str:
-        async with self._runner.engine.connect() as connection:
+        async with self._runner.database.connection() as connection:
             attempt = await repository.load_attempt(connection, attempt_id)
         connector = self._runner.connectors.get(attempt.connector)
         try:
@@ -92,44 +84,32 @@ class Sweeper:
             return "still_unknown"
         if result is not None and result.outcome is Outcome.UNKNOWN:
             return "still_unknown"
-        async with UnitOfWork(self._runner.engine) as uow:
-            outcome = await self._settle(uow.connection, attempt_id, result)
-            await uow.commit()
+        async with self._runner.database.transaction() as connection:
+            outcome = await self._settle(connection, attempt, result)
         log.info("sweeper_resolved", attempt_id=attempt_id, outcome=outcome)
         return outcome
 
-    async def _settle(self, connection: AsyncConnection, attempt_id: str, result: ProcessorResult | None) -> str:
-        attempt = await repository.load_attempt(connection, attempt_id)
-        intent = await repository.load_intent(connection, attempt.merchant_id, attempt.payment_intent_id, for_update=True)
-        attempt = await repository.load_attempt(connection, attempt_id, for_update=True)
-        lease_holder = await connection.scalar(
-            select(idempotency_keys.c.id)
-            .where(
-                idempotency_keys.c.attempt_id == attempt_id,
-                and_(idempotency_keys.c.locked_until.is_not(None), idempotency_keys.c.locked_until > func.now()),
-            )
-            .with_for_update()
-        )
-        if attempt.status != "pending" or lease_holder is not None:
+    async def _settle(self, connection: AsyncConnection[Any], stale: Any, result: ProcessorResult | None) -> str:
+        intent = await repository.load_intent(connection, stale.merchant_id, stale.payment_intent_id, for_update=True)
+        attempt = await repository.load_attempt(connection, stale.id, for_update=True)
+        if attempt.status != "pending" or await keys.lease_held(connection, attempt):
             return "skipped"  # resolved meanwhile, or a retry with the key holds it now
-        now = await connection.scalar(select(func.now()))
         if result is None:
             await self._not_processed(connection, attempt, intent)
             return "not_processed"
-        response = await apply_result(connection, attempt, intent, result, None, now)
-        await keys.finish_by_attempt(connection, attempt_id, response)
+        await apply_locked(connection, attempt, intent, result, None, utc_now())
         return "resolved"
 
-    async def _not_processed(self, connection: AsyncConnection, attempt: Row[Any], intent: PaymentIntent) -> None:
+    async def _not_processed(self, connection: AsyncConnection[Any], attempt: Any, intent: PaymentIntent) -> None:
         restore_after_not_processed(intent, attempt)
         await repository.save_intent(connection, intent)
         await repository.complete_attempt(
             connection, attempt.id, status="failed", error_code="not_processed",
-            error_message="The processor never received this attempt.",
+            error_message="The processor never received this attempt.", completed_at=utc_now(),
         )
         if attempt.refund_id is not None:
             await repository.set_refund_status(connection, attempt.refund_id, "failed", "not_processed")
-        await keys.forget_attempt(connection, attempt.id)
+        await keys.forget_attempt(connection, attempt)
         event = event_row(intent.merchant_id, "payment_intent.attempt_abandoned", intent.id, intent_json(intent))
         await record_events(connection, [event])
 

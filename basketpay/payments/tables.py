@@ -98,6 +98,7 @@ payment_attempts = Table(
     Column("currency", Text, nullable=False),
     Column("final_capture", Boolean, nullable=False),
     Column("connector", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
     Column("processor_idempotency_key", Text, nullable=False, unique=True),
     Column("processor_reference", Text),
     Column("error_code", Text),
@@ -110,6 +111,7 @@ payment_attempts = Table(
     _status_check("status", ATTEMPT_STATUSES, "status_known"),
     CheckConstraint("amount >= 0", name="amount_not_negative"),
     Index("ix_payment_attempts_pending", "created_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_payment_attempts_merchant_key", "merchant_id", "idempotency_key"),
 )
 
 REFUND_STATUSES = ("pending", "succeeded", "failed")

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
+
+from psycopg import AsyncConnection
 from pydantic import BaseModel
 
 from basketpay.api import docs
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from basketpay.api.dependencies import IdempotencyKey, MerchantId, services, stored
-from basketpay.idempotency.keys import StoredResponse, validate_key
-from basketpay.payments.phases import RequestContext, Started
+from basketpay.idempotency.keys import KeyRequest, StoredResponse, validate_key
+from basketpay.payments.phases import Plan, RequestContext, utc_now
 from basketpay.payments.schemas import PaymentMethodCreate
 from basketpay.vault.service import payment_method_json
+from basketpay.vault.tables import payment_methods
 
 router = APIRouter(prefix="/v1")
 
@@ -49,11 +51,10 @@ async def create_payment_method(
     body = {**params.model_dump(mode="json"), "card": container.vault.request_fingerprint(card)}
     ctx = RequestContext(merchant, validate_key(key) if key else None, request.method, request.url.path, body)
 
-    async def phase_one(connection: AsyncConnection) -> Started:
-        row = await container.vault.tokenize(
-            connection, merchant, card.number, card.exp_month, card.exp_year, card.cvc
-        )
-        return Started(response=StoredResponse(200, orjson.dumps(payment_method_json(row))))
+    async def phase_one(connection: AsyncConnection[Any], _: KeyRequest | None, __: bool) -> Plan:
+        row = container.vault.tokenize(merchant, card.number, card.exp_month, card.exp_year, card.cvc, utc_now())
+        response = StoredResponse(200, orjson.dumps(payment_method_json(SimpleNamespace(**row))))
+        return Plan(response=response, inserts=[(payment_methods, row)])
 
     return stored(await container.payments.execute(ctx, phase_one))
 
@@ -64,5 +65,5 @@ async def create_payment_method(
 )
 async def retrieve_payment_method(request: Request, merchant: MerchantId, payment_method_id: str) -> dict[str, Any]:
     container = services(request)
-    async with container.engine.connect() as connection:
+    async with container.database.connection() as connection:
         return payment_method_json(await container.vault.load(connection, merchant, payment_method_id))

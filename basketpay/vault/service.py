@@ -12,15 +12,13 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg import AsyncConnection
 
 from basketpay.connectors.base import Card
 from basketpay.errors import NotFound
 from basketpay.ids import new_id
 from basketpay.vault.cards import validate_card
 from basketpay.vault.crypto import KeyEncryptionKey, Sealed
-from basketpay.vault.tables import payment_methods
 
 CVC_TTL_SECONDS = 600
 CVC_ENTRIES_MAX = 10_000
@@ -44,7 +42,7 @@ class CvcMemory:
         return entry[1]
 
 
-def payment_method_json(row: Row[Any]) -> dict[str, Any]:
+def payment_method_json(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "object": "payment_method",
@@ -65,38 +63,25 @@ class Vault:
         self._key = key
         self._cvcs = CvcMemory()
 
-    async def tokenize(
-        self, connection: AsyncConnection, merchant_id: str, number: str, exp_month: int,
-        exp_year: int, cvc: str | None,
-    ) -> Row[Any]:
-        brand = validate_card(number, exp_month, exp_year, cvc, dt.date.today())
+    def tokenize(
+        self, merchant_id: str, number: str, exp_month: int, exp_year: int, cvc: str | None, now: dt.datetime
+    ) -> dict[str, Any]:
+        """Validate and seal a card; return the payment_methods row to insert."""
+        brand = validate_card(number, exp_month, exp_year, cvc, now.date())
         payment_method_id = new_id("pm")
         sealed = self._key.seal(number.encode(), payment_method_id.encode())
-        row = (
-            await connection.execute(
-                payment_methods.insert()
-                .values(
-                    id=payment_method_id, merchant_id=merchant_id, type="card", brand=brand,
-                    bin=number[:6], last4=number[-4:], exp_month=exp_month, exp_year=exp_year,
-                    key_id=sealed.key_id, wrapped_data_key=sealed.wrapped_data_key,
-                    card_ciphertext=sealed.ciphertext,
-                )
-                .returning(payment_methods)
-            )
-        ).one()
         if cvc is not None:
             self._cvcs.remember(payment_method_id, cvc)
-        return row
+        return {
+            "id": payment_method_id, "merchant_id": merchant_id, "type": "card", "brand": brand,
+            "bin": number[:6], "last4": number[-4:], "exp_month": exp_month, "exp_year": exp_year,
+            "key_id": sealed.key_id, "wrapped_data_key": sealed.wrapped_data_key,
+            "card_ciphertext": sealed.ciphertext, "created_at": now,
+        }
 
-    async def load(self, connection: AsyncConnection, merchant_id: str, payment_method_id: str) -> Row[Any]:
-        row = (
-            await connection.execute(
-                select(payment_methods).where(
-                    payment_methods.c.id == payment_method_id,
-                    payment_methods.c.merchant_id == merchant_id,
-                )
-            )
-        ).one_or_none()
+    async def load(self, connection: AsyncConnection[Any], merchant_id: str, payment_method_id: str) -> Any:
+        query = "SELECT * FROM payment_methods WHERE id = %(id)s AND merchant_id = %(merchant_id)s"
+        row = await (await connection.execute(query, {"id": payment_method_id, "merchant_id": merchant_id})).fetchone()
         if row is None:
             raise NotFound(
                 f"No such PaymentMethod: '{payment_method_id}'", code="resource_missing", param="payment_method"
@@ -112,7 +97,7 @@ class Vault:
             "exp_year": card.exp_year,
         }
 
-    def open_card(self, row: Row[Any]) -> Card:
-        sealed = Sealed(row.key_id, row.wrapped_data_key, row.card_ciphertext)
+    def open_card(self, row: Any) -> Card:
+        sealed = Sealed(row.key_id, bytes(row.wrapped_data_key), bytes(row.card_ciphertext))
         number = self._key.open(sealed, row.id.encode()).decode()
         return Card(number, row.exp_month, row.exp_year, self._cvcs.take(row.id))

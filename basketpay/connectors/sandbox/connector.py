@@ -1,174 +1,181 @@
 """The sandbox processor as a connector.
 
-Each call is one transaction on the sandbox's own tables, serialized per
-processor-side idempotency key with an advisory lock: the same key returns the
-stored result (as a real processor does), so a retried call never charges twice,
-and `inquire` finds what a crashed basketpay process never heard back.
+Its books live in its own tables (basketpay's code never reads them), written in
+their own transactions, so they outlive a crash of the basketpay process as a real
+processor's would. Every call carries a processor-side idempotency key: the same
+key returns the stored result, so a retried call never charges twice, and
+`inquire` finds what a crashed basketpay process never heard back. Same-key calls
+are serialized by the unique key itself: the second insert waits for the first
+transaction and then finds the stored result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 from basketpay.connectors.base import Card, Outcome, ProcessorResult
 from basketpay.connectors.sandbox.cards import decline_for
-from basketpay.connectors.sandbox.tables import sandbox_charges, sandbox_operations
+from basketpay.db.database import Database
 from basketpay.ids import new_id
 
-Operation = Callable[[AsyncConnection], Awaitable[tuple[ProcessorResult, str | None]]]
+Decide = Callable[[Any], tuple[ProcessorResult, dict[str, Any]]]
+
+_AUTHORIZE = """
+WITH operation AS (
+    INSERT INTO sandbox_operations (idempotency_key, operation, charge_id, result)
+    VALUES (%(key)s, %(operation)s, %(charge_id)s, %(result)s)
+    ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1
+), charge AS (
+    INSERT INTO sandbox_charges (id, status, currency, card_last4, amount_authorized, amount_captured,
+                                 amount_refunded, merchant_reference)
+    SELECT %(charge_id)s, %(status)s, %(currency)s, %(last4)s, %(amount)s, %(captured)s, 0, %(reference)s
+    WHERE %(approved)s AND EXISTS (SELECT 1 FROM operation)
+)
+SELECT count(*) AS fresh FROM operation"""
+
+_CLAIM_AND_LOCK = """
+WITH operation AS (
+    INSERT INTO sandbox_operations (idempotency_key, operation, charge_id, result)
+    VALUES (%(key)s, %(operation)s, %(charge_id)s, '{"outcome": "unknown"}')
+    ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1
+)
+SELECT (SELECT count(*) FROM operation) AS fresh, charge.*
+FROM sandbox_charges charge WHERE charge.id = %(charge_id)s
+FOR UPDATE"""
+
+_RECORD = """
+WITH stored AS (
+    UPDATE sandbox_operations SET result = %(result)s WHERE idempotency_key = %(key)s
+)
+UPDATE sandbox_charges SET status = %(status)s, amount_authorized = %(authorized)s,
+    amount_captured = %(captured)s, amount_refunded = %(refunded)s, updated_at = now()
+WHERE id = %(charge_id)s"""
+
+_STORED = "SELECT result FROM sandbox_operations WHERE idempotency_key = %(key)s"
 
 
-def _to_json(result: ProcessorResult) -> dict[str, Any]:
-    return {
-        "outcome": result.outcome.value,
-        "processor_reference": result.processor_reference,
-        "amount": result.amount,
-        "error_code": result.error_code,
-        "decline_code": result.decline_code,
-        "message": result.message,
-    }
+def _to_json(result: ProcessorResult) -> Jsonb:
+    return Jsonb({
+        "outcome": result.outcome.value, "processor_reference": result.processor_reference, "amount": result.amount,
+        "error_code": result.error_code, "decline_code": result.decline_code, "message": result.message,
+    })
 
 
 def _from_json(data: dict[str, Any]) -> ProcessorResult:
     return ProcessorResult(**{**data, "outcome": Outcome(data["outcome"])})
 
 
-def _failed(code: str, message: str) -> tuple[ProcessorResult, None]:
-    return ProcessorResult(Outcome.FAILED, error_code=code, message=message), None
+def _failed(code: str, message: str) -> tuple[ProcessorResult, dict[str, Any]]:
+    return ProcessorResult(Outcome.FAILED, error_code=code, message=message), {}
 
 
 class SandboxConnector:
     name = "sandbox"
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
-    async def _run(self, idempotency_key: str, operation_name: str, operation: Operation) -> ProcessorResult:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": idempotency_key}
-            )
-            stored = await connection.scalar(
-                select(sandbox_operations.c.result).where(
-                    sandbox_operations.c.idempotency_key == idempotency_key
-                )
-            )
-            if stored is not None:
-                return _from_json(stored)
-            result, charge_id = await operation(connection)
-            await connection.execute(
-                insert(sandbox_operations).values(
-                    idempotency_key=idempotency_key,
-                    operation=operation_name,
-                    charge_id=charge_id,
-                    result=_to_json(result),
-                )
-            )
-            return result
-
-    async def _charge_for_update(self, connection: AsyncConnection, charge_id: str) -> Any:
-        query = select(sandbox_charges).where(sandbox_charges.c.id == charge_id).with_for_update()
-        return (await connection.execute(query)).one_or_none()
-
-    async def _update_charge(self, connection: AsyncConnection, charge_id: str, **values: Any) -> None:
-        await connection.execute(
-            sandbox_charges.update()
-            .where(sandbox_charges.c.id == charge_id)
-            .values(updated_at=func.now(), **values)
-        )
+    async def _stored(self, connection: AsyncConnection[Any], key: str) -> ProcessorResult:
+        row = await (await connection.execute(_STORED, {"key": key})).fetchone()
+        return _from_json(row.result)
 
     async def authorize(
-        self, *, idempotency_key: str, amount: int, currency: str, card: Card, capture: bool,
-        merchant_reference: str,
+        self, *, idempotency_key: str, amount: int, currency: str, card: Card, capture: bool, merchant_reference: str,
     ) -> ProcessorResult:
-        async def operation(connection: AsyncConnection) -> tuple[ProcessorResult, str | None]:
-            decline = decline_for(card.number)
-            if decline is not None:
-                result = ProcessorResult(
-                    Outcome.DECLINED, None, amount, decline.error_code, decline.decline_code,
-                    decline.message,
-                )
-                return result, None
-            charge_id = new_id("sbx_ch")
-            await connection.execute(
-                sandbox_charges.insert().values(
-                    id=charge_id, status="captured" if capture else "authorized",
-                    currency=currency, card_last4=card.number[-4:], amount_authorized=amount,
-                    amount_captured=amount if capture else 0, amount_refunded=0,
-                    merchant_reference=merchant_reference,
-                )
+        decline = decline_for(card.number)
+        charge_id = new_id("sbx_ch")
+        if decline is not None:
+            result = ProcessorResult(
+                Outcome.DECLINED, None, amount, decline.error_code, decline.decline_code, decline.message
             )
-            return ProcessorResult(Outcome.SUCCEEDED, charge_id, amount), charge_id
+        else:
+            result = ProcessorResult(Outcome.SUCCEEDED, charge_id, amount)
+        params = {
+            "key": idempotency_key, "operation": "sale" if capture else "authorize",
+            "charge_id": charge_id if decline is None else None, "result": _to_json(result),
+            "status": "captured" if capture else "authorized", "currency": currency, "last4": card.number[-4:],
+            "amount": amount, "captured": amount if capture else 0, "reference": merchant_reference,
+            "approved": decline is None,
+        }
+        async with self._database.connection() as connection:
+            row = await (await connection.execute(_AUTHORIZE, params)).fetchone()
+            return result if row.fresh else await self._stored(connection, idempotency_key)
 
-        return await self._run(idempotency_key, "sale" if capture else "authorize", operation)
+    async def _modify(self, key: str, operation: str, charge_id: str, decide: Decide) -> ProcessorResult:
+        """Claim the key and lock the charge in one statement, decide, record: one transaction."""
+        async with self._database.transaction() as connection:
+            params = {"key": key, "operation": operation, "charge_id": charge_id}
+            row = await (await connection.execute(_CLAIM_AND_LOCK, params)).fetchone()
+            if row is None:  # no such charge: was the key claimed by this call, or before?
+                stored = await self._stored(connection, key)
+                if stored.outcome is not Outcome.UNKNOWN:
+                    return stored
+                result, charge = _failed("charge_missing", "No such charge.")
+            elif not row.fresh:
+                return await self._stored(connection, key)
+            else:
+                result, charge = decide(row)
+            record = {"key": key, "result": _to_json(result), "charge_id": charge_id}
+            if charge:
+                await connection.execute(_RECORD, {**record, **charge})
+            else:
+                await connection.execute("UPDATE sandbox_operations SET result = %(result)s WHERE idempotency_key = %(key)s", record)
+            return result
 
-    async def capture(
-        self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool
-    ) -> ProcessorResult:
-        async def operation(connection: AsyncConnection) -> tuple[ProcessorResult, str | None]:
-            charge = await self._charge_for_update(connection, processor_reference)
-            if charge is None or charge.status != "authorized":
-                return _failed("charge_not_capturable", "The charge cannot be captured.")
+    @staticmethod
+    def _charge(row: Any, **changes: Any) -> dict[str, Any]:
+        values = {"status": row.status, "authorized": row.amount_authorized, "captured": row.amount_captured,
+                  "refunded": row.amount_refunded}
+        return {**values, **changes}
+
+    async def capture(self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool) -> ProcessorResult:
+        def decide(charge: Any) -> tuple[ProcessorResult, dict[str, Any]]:
             remaining = charge.amount_authorized - charge.amount_captured
+            if charge.status != "authorized":
+                return _failed("charge_not_capturable", "The charge cannot be captured.")
             if amount > remaining:
                 return _failed("amount_too_large", "Capture exceeds the authorized amount.")
             status = "captured" if final or amount == remaining else "authorized"
-            await self._update_charge(
-                connection, charge.id, status=status, amount_captured=charge.amount_captured + amount
-            )
-            return ProcessorResult(Outcome.SUCCEEDED, charge.id, amount), charge.id
+            changes = self._charge(charge, status=status, captured=charge.amount_captured + amount)
+            return ProcessorResult(Outcome.SUCCEEDED, charge.id, amount), changes
 
-        return await self._run(idempotency_key, "capture", operation)
+        return await self._modify(idempotency_key, "capture", processor_reference, decide)
 
     async def increment_authorization(
         self, *, idempotency_key: str, processor_reference: str, amount_total: int
     ) -> ProcessorResult:
-        async def operation(connection: AsyncConnection) -> tuple[ProcessorResult, str | None]:
-            charge = await self._charge_for_update(connection, processor_reference)
-            if charge is None or charge.status != "authorized":
+        def decide(charge: Any) -> tuple[ProcessorResult, dict[str, Any]]:
+            if charge.status != "authorized":
                 return _failed("charge_not_incrementable", "The authorization cannot be increased.")
             if amount_total <= charge.amount_authorized:
                 return _failed("amount_too_small", "The new total must exceed the authorized amount.")
-            await self._update_charge(connection, charge.id, amount_authorized=amount_total)
-            return ProcessorResult(Outcome.SUCCEEDED, charge.id, amount_total), charge.id
+            return ProcessorResult(Outcome.SUCCEEDED, charge.id, amount_total), self._charge(charge, authorized=amount_total)
 
-        return await self._run(idempotency_key, "increment_authorization", operation)
+        return await self._modify(idempotency_key, "increment_authorization", processor_reference, decide)
 
     async def void(self, *, idempotency_key: str, processor_reference: str) -> ProcessorResult:
-        async def operation(connection: AsyncConnection) -> tuple[ProcessorResult, str | None]:
-            charge = await self._charge_for_update(connection, processor_reference)
-            if charge is None or charge.status != "authorized":
+        def decide(charge: Any) -> tuple[ProcessorResult, dict[str, Any]]:
+            if charge.status != "authorized":
                 return _failed("charge_not_voidable", "The charge cannot be voided.")
-            await self._update_charge(connection, charge.id, status="voided")
             released = charge.amount_authorized - charge.amount_captured
-            return ProcessorResult(Outcome.SUCCEEDED, charge.id, released), charge.id
+            return ProcessorResult(Outcome.SUCCEEDED, charge.id, released), self._charge(charge, status="voided")
 
-        return await self._run(idempotency_key, "void", operation)
+        return await self._modify(idempotency_key, "void", processor_reference, decide)
 
-    async def refund(
-        self, *, idempotency_key: str, processor_reference: str, amount: int
-    ) -> ProcessorResult:
-        async def operation(connection: AsyncConnection) -> tuple[ProcessorResult, str | None]:
-            charge = await self._charge_for_update(connection, processor_reference)
-            if charge is None or amount > charge.amount_captured - charge.amount_refunded:
+    async def refund(self, *, idempotency_key: str, processor_reference: str, amount: int) -> ProcessorResult:
+        def decide(charge: Any) -> tuple[ProcessorResult, dict[str, Any]]:
+            if amount > charge.amount_captured - charge.amount_refunded:
                 return _failed("amount_too_large", "Refund exceeds the captured amount.")
-            await self._update_charge(
-                connection, charge.id, amount_refunded=charge.amount_refunded + amount
-            )
-            return ProcessorResult(Outcome.SUCCEEDED, charge.id, amount), charge.id
+            changes = self._charge(charge, refunded=charge.amount_refunded + amount)
+            return ProcessorResult(Outcome.SUCCEEDED, charge.id, amount), changes
 
-        return await self._run(idempotency_key, "refund", operation)
+        return await self._modify(idempotency_key, "refund", processor_reference, decide)
 
     async def inquire(self, *, idempotency_key: str) -> ProcessorResult | None:
-        async with self._engine.connect() as connection:
-            stored = await connection.scalar(
-                select(sandbox_operations.c.result).where(
-                    sandbox_operations.c.idempotency_key == idempotency_key
-                )
-            )
-        return None if stored is None else _from_json(stored)
+        async with self._database.connection() as connection:
+            row = await (await connection.execute(_STORED, {"key": idempotency_key})).fetchone()
+        return None if row is None else _from_json(row.result)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 15:21:05.190705
+Create Date: 2026-11-25 15:46:46.958748
 """
 
 from alembic import op
@@ -81,7 +81,6 @@ def upgrade() -> None:
     sa.Column('request_path', sa.Text(), nullable=False),
     sa.Column('request_digest', sa.LargeBinary(), nullable=False),
     sa.Column('recovery_point', sa.Text(), nullable=False),
-    sa.Column('attempt_id', sa.Text(), nullable=True),
     sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.LargeBinary(), nullable=True),
@@ -91,7 +90,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
     sa.UniqueConstraint('merchant_id', 'key', name=op.f('uq_idempotency_keys_merchant_id_key'))
     )
-    op.create_index('ix_idempotency_keys_attempt_id', 'idempotency_keys', ['attempt_id'], unique=False)
     op.create_index('ix_idempotency_keys_created_at', 'idempotency_keys', ['created_at'], unique=False)
     op.create_table('payment_methods',
     sa.Column('id', sa.Text(), nullable=False),
@@ -165,6 +163,7 @@ def upgrade() -> None:
     sa.Column('currency', sa.Text(), nullable=False),
     sa.Column('final_capture', sa.Boolean(), nullable=False),
     sa.Column('connector', sa.Text(), nullable=False),
+    sa.Column('idempotency_key', sa.Text(), nullable=False),
     sa.Column('processor_idempotency_key', sa.Text(), nullable=False),
     sa.Column('processor_reference', sa.Text(), nullable=True),
     sa.Column('error_code', sa.Text(), nullable=True),
@@ -181,6 +180,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_attempts')),
     sa.UniqueConstraint('processor_idempotency_key', name=op.f('uq_payment_attempts_processor_idempotency_key'))
     )
+    op.create_index('ix_payment_attempts_merchant_key', 'payment_attempts', ['merchant_id', 'idempotency_key'], unique=False)
     op.create_index(op.f('ix_payment_attempts_payment_intent_id'), 'payment_attempts', ['payment_intent_id'], unique=False)
     op.create_index('ix_payment_attempts_pending', 'payment_attempts', ['created_at'], unique=False, postgresql_where=sa.text("status = 'pending'"))
     op.create_table('refunds',
@@ -214,13 +214,13 @@ def downgrade() -> None:
     op.drop_table('refunds')
     op.drop_index('ix_payment_attempts_pending', table_name='payment_attempts', postgresql_where=sa.text("status = 'pending'"))
     op.drop_index(op.f('ix_payment_attempts_payment_intent_id'), table_name='payment_attempts')
+    op.drop_index('ix_payment_attempts_merchant_key', table_name='payment_attempts')
     op.drop_table('payment_attempts')
     op.drop_index('ix_payment_intents_merchant_seq', table_name='payment_intents')
     op.drop_table('payment_intents')
     op.drop_index('ix_payment_methods_merchant_seq', table_name='payment_methods')
     op.drop_table('payment_methods')
     op.drop_index('ix_idempotency_keys_created_at', table_name='idempotency_keys')
-    op.drop_index('ix_idempotency_keys_attempt_id', table_name='idempotency_keys')
     op.drop_table('idempotency_keys')
     op.drop_index('ix_events_unpublished', table_name='events', postgresql_where=sa.text('published_at IS NULL'))
     op.drop_index('ix_events_merchant_seq', table_name='events')

@@ -9,13 +9,9 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import func, select
-
 from basketpay.api.app import build_services
 from basketpay.connectors.base import Connector
 from basketpay.connectors.registry import ConnectorRegistry
-from basketpay.connectors.sandbox.tables import sandbox_charges
-from basketpay.idempotency.tables import idempotency_keys
 from basketpay.payments.phases import RequestContext
 from basketpay.payments.schemas import PaymentIntentConfirm, PaymentIntentCreate
 from basketpay.payments.sweeper import Sweeper
@@ -43,7 +39,7 @@ class LosingConnector:
 
 def run(settings: Settings, merchant_id: str, payment_method: str, *, reach_processor: bool) -> dict[str, Any]:
     async def scenario() -> dict[str, Any]:
-        container = build_services(replace_lease(settings))
+        container = await build_services(replace_lease(settings))
         payments = container.payments
         real = payments.connectors.get("sandbox")
         payments.connectors = ConnectorRegistry(
@@ -59,18 +55,17 @@ def run(settings: Settings, merchant_id: str, payment_method: str, *, reach_proc
             payments.connectors = ConnectorRegistry({"sandbox": real}, "sandbox")
             report = await Sweeper(payments).sweep_once()
             after = await payments.retrieve(merchant_id, intent["id"])
-            async with container.engine.connect() as connection:
-                charges = await connection.scalar(
-                    select(func.count()).where(sandbox_charges.c.merchant_reference == intent["id"])
-                )
-                key_left = await connection.scalar(
-                    select(func.count()).where(
-                        idempotency_keys.c.merchant_id == merchant_id, idempotency_keys.c.key == "lost-reply"
-                    )
-                )
-            return {"first": first, "report": report, "after": after, "charges": charges, "key_left": key_left}
+            async with container.database.connection() as connection:
+                charges = await (await connection.execute(
+                    "SELECT count(*) AS n FROM sandbox_charges WHERE merchant_reference = %s", (intent["id"],)
+                )).fetchone()
+                key_left = await (await connection.execute(
+                    "SELECT count(*) AS n FROM idempotency_keys WHERE merchant_id = %s AND key = 'lost-reply'",
+                    (merchant_id,),
+                )).fetchone()
+            return {"first": first, "report": report, "after": after, "charges": charges.n, "key_left": key_left.n}
         finally:
-            await container.engine.dispose()
+            await container.database.close()
 
     return asyncio.run(scenario())
 
