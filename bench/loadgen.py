@@ -187,7 +187,7 @@ class Client:
         status, response = await self._connection.post(path, body, self._key_prefix + str(next(self._key_numbers)))
         finished = time.perf_counter()
         if status != 200:
-            self._recorder.error(f"{operation}: HTTP {status}: {response[:ERROR_BODY_BYTES_MAX]!r}")
+            self._recorder.error(f"{operation}: HTTP {status}: {response[:ERROR_BODY_BYTES_MAX].decode(errors='replace')}")
             return None
         intent: dict[str, Any] = orjson.loads(response)
         if intent.get("status") != expected_status:

@@ -33,6 +33,7 @@ class Services:
 
 
 def services(request: Request) -> Services:
+    """The app's service container (a plain function, not a dependency: no threadpool hop)."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -50,7 +51,7 @@ async def merchant_id(
 
 
 MerchantId = Annotated[str, Depends(merchant_id)]
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(
@@ -79,7 +80,7 @@ def stored(response: StoredResponse) -> Response:
     return Response(response.body, status_code=response.status_code, media_type="application/json")
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = LIMIT_DEFAULT,
     starting_after: Annotated[str | None, Query(max_length=64)] = None,
     ending_before: Annotated[str | None, Query(max_length=64)] = None,
