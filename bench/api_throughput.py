@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from loadgen import OPERATIONS, LoadConfig, LoadResult, run_load
+from loadgen import OPERATIONS, LoadConfig, LoadResult, run_load_in_process
 from pgbench_tpcb import run_pgbench
 from sqlalchemy import text
 
@@ -90,11 +88,8 @@ def measure_api(settings: Settings, url: str, secret_key: str, args: argparse.Na
             payment_method=create_payment_method(server.base_url, secret_key),
             clients=args.clients, warmup_seconds=args.warmup_seconds, duration_seconds=args.duration_seconds,
         )
-        # A process of its own: the load does not share a GIL with anything; spawn, not fork,
-        # so it inherits no database connections or threads from this one.
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            timeout_seconds = args.warmup_seconds + args.duration_seconds + LOAD_TIMEOUT_SECONDS_EXTRA
-            return pool.submit(run_load, config).result(timeout=timeout_seconds)
+        timeout_seconds = args.warmup_seconds + args.duration_seconds + LOAD_TIMEOUT_SECONDS_EXTRA
+        return run_load_in_process(config, timeout_seconds)
     finally:
         server.stop()
 

@@ -2,29 +2,32 @@
 
 It runs in a process of its own (the benchmark machine has two cores shared with
 the API server and PostgreSQL), on one event loop, with one keep-alive connection
-per client, and speaks just enough HTTP/1.1 for this API. httpx is not used: it
-costs about 1 ms of CPU a request, which would be taken from the server.
+per client (see http11.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import multiprocessing
 import time
 import uuid
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
+from http11 import HttpConnection, ProtocolError
 
 OPERATIONS = ("create", "confirm", "capture")
-CONNECT_TIMEOUT_SECONDS = 5.0
 RECONNECT_DELAY_SECONDS = 0.1
 DRAIN_TIMEOUT_SECONDS = 10.0  # how long a request may run past the window before it is cancelled
-CHUNKS_MAX = 1_000
 ERROR_SAMPLES_MAX = 10
+PROCESS_EXIT_TIMEOUT_SECONDS = 5.0
 ERROR_BODY_BYTES_MAX = 300
 AMOUNT_MINOR = 1999
+# IncompleteReadError is an EOFError; a body that is not JSON raises a ValueError.
+CONNECTION_ERRORS = (TimeoutError, OSError, EOFError, ValueError, asyncio.LimitOverrunError, ProtocolError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,77 +51,6 @@ class LoadResult:
     error_samples: list[str]
     window_seconds: float
     cpu_seconds: float
-
-
-class ProtocolError(Exception):
-    """The response is not HTTP/1.1 as this client understands it."""
-
-
-def parse_head(head: bytes) -> tuple[int, int, bool, bool]:
-    """Status line and headers → (status, content length, chunked, connection close)."""
-    lines = head.split(b"\r\n")
-    if not lines[0].startswith(b"HTTP/1.1 "):
-        raise ProtocolError(f"unexpected status line {lines[0][:80]!r}")
-    status, length, chunked, close = int(lines[0][9:12]), 0, False, False
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif name == b"connection":
-            close = b"close" in value.lower()
-    return status, length, chunked, close
-
-
-async def read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts: list[bytes] = []
-    for _ in range(CHUNKS_MAX):
-        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, bounded by the stream limit
-                pass
-            return b"".join(parts)
-        parts.append((await reader.readexactly(size + 2))[:-2])
-    raise ProtocolError(f"more than {CHUNKS_MAX} chunks in one response")
-
-
-class HttpConnection:
-    """One persistent HTTP/1.1 connection; reopened on demand after the server closes it."""
-
-    def __init__(self, host: str, port: int, secret_key: str) -> None:
-        self._host, self._port = host, port
-        self._headers = (
-            f"Host: {host}:{port}\r\nAuthorization: Bearer {secret_key}\r\n"
-            "Content-Type: application/json\r\n"
-        ).encode()
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def open(self) -> None:
-        connecting = asyncio.open_connection(self._host, self._port)
-        self._reader, self._writer = await asyncio.wait_for(connecting, CONNECT_TIMEOUT_SECONDS)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._reader = self._writer = None
-
-    async def post(self, path: str, body: bytes, idempotency_key: str) -> tuple[int, bytes]:
-        if self._writer is None:
-            await self.open()
-        assert self._reader is not None and self._writer is not None  # for mypy: open() set them
-        self._writer.write(
-            b"POST " + path.encode() + b" HTTP/1.1\r\n" + self._headers
-            + b"Idempotency-Key: " + idempotency_key.encode()
-            + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-        )
-        status, length, chunked, close = parse_head(await self._reader.readuntil(b"\r\n\r\n"))
-        response = await (read_chunked(self._reader) if chunked else self._reader.readexactly(length))
-        if close:
-            self.close()
-        return status, response
 
 
 @dataclass(slots=True)
@@ -160,8 +92,8 @@ class Client:
             while time.perf_counter() < self._recorder.window_end:
                 try:
                     await self.payment()
-                except (TimeoutError, OSError, EOFError, ValueError, asyncio.LimitOverrunError, ProtocolError) as error:
-                    self._recorder.error(f"connection: {error!r}")  # IncompleteReadError is an EOFError
+                except CONNECTION_ERRORS as error:
+                    self._recorder.error(f"connection: {error!r}")
                     self._connection.close()
                     await asyncio.sleep(RECONNECT_DELAY_SECONDS)
         finally:
@@ -184,10 +116,12 @@ class Client:
         if time.perf_counter() >= self._recorder.window_end:
             return None
         started = time.perf_counter()
-        status, response = await self._connection.post(path, body, self._key_prefix + str(next(self._key_numbers)))
+        idempotency_key = self._key_prefix + str(next(self._key_numbers))
+        status, response = await self._connection.post(path, body, idempotency_key)
         finished = time.perf_counter()
         if status != 200:
-            self._recorder.error(f"{operation}: HTTP {status}: {response[:ERROR_BODY_BYTES_MAX].decode(errors='replace')}")
+            text = response[:ERROR_BODY_BYTES_MAX].decode(errors="replace")
+            self._recorder.error(f"{operation}: HTTP {status}: {text}")
             return None
         intent: dict[str, Any] = orjson.loads(response)
         if intent.get("status") != expected_status:
@@ -217,7 +151,7 @@ async def drain(tasks: list[asyncio.Task[None]], recorder: Recorder) -> None:
 
 async def generate_load(config: LoadConfig) -> LoadResult:
     run_id = uuid.uuid4().hex[:12]
-    recorder = Recorder(0.0, 0.0)
+    recorder = Recorder(0.0, 0.0)  # the window is set once every connection is open
     clients = [Client(config, recorder, f"bench-{run_id}-{number}-") for number in range(config.clients)]
     await asyncio.gather(*(client.open() for client in clients))
     recorder.window_start = time.perf_counter() + config.warmup_seconds
@@ -232,10 +166,37 @@ async def generate_load(config: LoadConfig) -> LoadResult:
 
 
 def run_load(config: LoadConfig) -> LoadResult:
-    """The entry point of the load process."""
     try:
         import uvloop
     except ImportError:
         return asyncio.run(generate_load(config))
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(generate_load(config))
+
+
+def _load_process_main(config: LoadConfig, results: Connection) -> None:
+    results.send(run_load(config))
+    results.close()
+
+
+def run_load_in_process(config: LoadConfig, timeout_seconds: float) -> LoadResult:
+    """Run the load in a process of its own, so it shares no GIL with anything else.
+
+    Spawned, not forked: it inherits no database connections or threads. A load that
+    overruns `timeout_seconds` is terminated, not waited for.
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_load_process_main, args=(config, sender), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_seconds):
+            raise RuntimeError(f"the load generator did not finish within {timeout_seconds:.0f} s")
+        result: LoadResult = receiver.recv()  # EOFError if the process died
+        return result
+    finally:
+        process.join(timeout=PROCESS_EXIT_TIMEOUT_SECONDS)
+        if process.is_alive():
+            process.terminate()
+            process.join()

@@ -11,10 +11,13 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from basketpay.db.engine import libpq_url
 
@@ -22,6 +25,7 @@ PGBENCH_DATABASE = "basketpay_pgbench"
 PGBENCH_SCALE = 10
 PGBENCH_THREADS_MAX = 2
 PGBENCH_INIT_TIMEOUT_SECONDS = 600
+PGBENCH_LOCK_TIMEOUT_SECONDS = 600  # another benchmark run's pgbench phase
 PGBENCH_RUN_TIMEOUT_SECONDS_EXTRA = 60
 TPS_PATTERN = re.compile(
     r"^tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)\)",
@@ -72,15 +76,24 @@ def pgbench_connection(sqlalchemy_url: str) -> tuple[str, dict[str, str]]:
     return conninfo, env
 
 
-def ensure_database(sqlalchemy_url: str) -> None:
-    engine = create_engine(sqlalchemy_url, isolation_level="AUTOCOMMIT")
+@contextmanager
+def exclusive_database(sqlalchemy_url: str) -> Iterator[None]:
+    """Create the pgbench database if missing, and hold a lock on it for the block.
+
+    Two benchmark runs against one server would otherwise drop each other's tables
+    (`pgbench -i`) mid-run; with the lock, the second waits for the first.
+    """
+    engine = create_engine(sqlalchemy_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         with engine.connect() as connection:
+            connection.execute(text(f"SET lock_timeout = '{PGBENCH_LOCK_TIMEOUT_SECONDS}s'"))
+            connection.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": PGBENCH_DATABASE})
             exists = connection.scalar(
                 text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": PGBENCH_DATABASE}
             )
             if not exists:
                 connection.execute(text(f'CREATE DATABASE "{PGBENCH_DATABASE}"'))
+            yield  # the session lock goes with the connection
     finally:
         engine.dispose()
 
@@ -90,21 +103,22 @@ def run_command(arguments: list[str], env: dict[str, str], timeout_seconds: floa
         arguments, env=env, capture_output=True, text=True, timeout=timeout_seconds, check=False
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(arguments[:2])} … failed ({completed.returncode}): {completed.stderr.strip()}")
+        command = " ".join(arguments[:2])
+        raise RuntimeError(f"{command} … failed ({completed.returncode}): {completed.stderr.strip()}")
     return completed.stdout + completed.stderr
 
 
 def run_pgbench(sqlalchemy_url: str, data_dir: Path, clients: int, duration_seconds: int) -> float:
     """Initialise the pgbench tables afresh, run tpcb-like, return its TPS without connection time."""
-    ensure_database(sqlalchemy_url)
     binary = pgbench_binary(data_dir)
     conninfo, env = pgbench_connection(sqlalchemy_url)
-    run_command([binary, "-i", "-s", str(PGBENCH_SCALE), "-q", conninfo], env, PGBENCH_INIT_TIMEOUT_SECONDS)
     threads = min(PGBENCH_THREADS_MAX, clients)
-    output = run_command(
-        [binary, "-c", str(clients), "-j", str(threads), "-T", str(duration_seconds), "-n", conninfo],
-        env, duration_seconds + PGBENCH_RUN_TIMEOUT_SECONDS_EXTRA,
-    )
+    with exclusive_database(sqlalchemy_url):
+        run_command([binary, "-i", "-s", str(PGBENCH_SCALE), "-q", conninfo], env, PGBENCH_INIT_TIMEOUT_SECONDS)
+        output = run_command(
+            [binary, "-c", str(clients), "-j", str(threads), "-T", str(duration_seconds), "-n", conninfo],
+            env, duration_seconds + PGBENCH_RUN_TIMEOUT_SECONDS_EXTRA,
+        )
     match = TPS_PATTERN.search(output)
     if match is None:
         raise RuntimeError(f"no 'tps = …' line in pgbench's output:\n{output}")
