@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 
 from basketpay import __version__
@@ -49,6 +51,25 @@ async def build_services(settings: Settings) -> Services:
     )
 
 
+def install_openapi_security(app: FastAPI) -> None:
+    """Document the bearer secret key on every /v1 operation."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "secretKey": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer sk_test_…`"}
+            }
+            for path, operations in schema["paths"].items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"secretKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
@@ -71,6 +92,8 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
     install_error_handlers(app)
     app.include_router(payments_api.router)
     app.include_router(vault_api.router)
+
+    install_openapi_security(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

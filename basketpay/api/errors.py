@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-import orjson
 from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from basketpay.connectors.base import Connector
 from basketpay.connectors.sandbox import SandboxConnector
 from basketpay.db.database import Database

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import orjson
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, _queries
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
@@ -29,6 +29,13 @@ POOL_TIMEOUT_SECONDS = 10.0
 
 set_json_loads(orjson.loads)
 set_json_dumps(orjson.dumps)
+
+# psycopg caches the conversion of a query's %(name)s placeholders only for statements
+# up to 4096 characters and 50 parameters; a phase's single statement is bigger (the
+# intent alone has 25 columns), and was re-parsed on every call (~6% of server CPU).
+# The number of statement shapes is small and fixed, so the cache stays small.
+_queries.MAX_CACHED_STATEMENT_LENGTH = 32_768
+_queries.MAX_CACHED_STATEMENT_PARAMS = 256
 
 Connection = AsyncConnection  # rows come back as named tuples: row.id, row.status, ...
 

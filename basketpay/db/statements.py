@@ -31,13 +31,17 @@ def _column_type(table: Table, column: str) -> str:
     return str(table.c[column].type.compile(dialect=_DIALECT))
 
 
-def _is_json(table: Table, column: str) -> bool:
-    return isinstance(table.c[column].type, JSON)
+@lru_cache(maxsize=64)
+def _json_columns(table: Table) -> frozenset[str]:
+    return frozenset(column.name for column in table.columns if isinstance(column.type, JSON))
 
 
 def adapt(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     """Wrap JSON columns' values so psycopg sends them as jsonb."""
-    return {k: (Jsonb(v) if v is not None and _is_json(table, k) else v) for k, v in values.items()}
+    json_columns = _json_columns(table)
+    if not json_columns.intersection(values):
+        return dict(values)
+    return {k: (Jsonb(v) if v is not None and k in json_columns else v) for k, v in values.items()}
 
 
 def select_sql(table: Table, where: Sequence[str], *, for_update: bool = False) -> str:
@@ -86,13 +90,10 @@ class WriteBatch:
         self._params: dict[str, Any] = {}
         self._guards = 0
 
-    def _bind(self, table: Table, values: Mapping[str, Any]) -> list[str]:
-        names = []
-        for column, value in adapt(table, values).items():
-            name = f"p{len(self._params)}"
-            self._params[name] = value
-            names.append(name)
-        return names
+    def _bind(self, table: Table, values: Mapping[str, Any]) -> None:
+        params = self._params
+        for value in adapt(table, values).values():
+            params[f"p{len(params)}"] = value
 
     def guard_insert(self, table: Table, values: Mapping[str, Any], conflict_columns: Sequence[str]) -> WriteBatch:
         self._shape.append(("guard_insert", table, tuple(values), tuple(conflict_columns)))

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 
 from basketpay.api import docs
-from basketpay.api.dependencies import IdempotencyKey, MerchantId, Page, context, list_body, services, stored
+from basketpay.api.dependencies import (
+    IdempotencyKey,
+    MerchantId,
+    Page,
+    context,
+    list_body,
+    services,
+    stored,
+)
 from basketpay.payments import schemas
 
 router = APIRouter(prefix="/v1")

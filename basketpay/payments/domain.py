@@ -17,7 +17,11 @@ from basketpay.connectors.base import Outcome, ProcessorResult
 from basketpay.errors import Conflict, InvalidRequest
 from basketpay.invariant import invariant
 from basketpay.payments.expiry import authorization_expires_at
-from basketpay.payments.states import Status, require_operation_allowed, require_transition_allowed
+from basketpay.payments.states import (
+    Status,
+    require_operation_allowed,
+    require_transition_allowed,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,12 @@ from basketpay.observability.metrics import PROCESSOR_LATENCY
 from basketpay.outbox.tables import events as events_table
 from basketpay.payments import repository
 from basketpay.payments.domain import PaymentIntent
-from basketpay.payments.resolution import apply_locked, completion, count_outcome, pending_response
+from basketpay.payments.resolution import (
+    apply_locked,
+    completion,
+    count_outcome,
+    pending_response,
+)
 from basketpay.payments.tables import payment_attempts, payment_intents, refunds
 from basketpay.settings import Settings
 from basketpay.vault.service import Vault

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
-
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 

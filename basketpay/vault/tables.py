@@ -1,6 +1,15 @@
 """Payment methods. The card number is only ever stored as AES-GCM ciphertext."""
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, LargeBinary, Table, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Table,
+    Text,
+)
 
 from basketpay.db.metadata import created_at_column, metadata, sequence_column
 

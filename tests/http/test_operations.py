@@ -32,6 +32,8 @@ def test_openapi_documents_every_endpoint_and_error(server: ServerProcess) -> No
         assert path in paths, path
     capture = paths["/v1/payment_intents/{intent_id}/capture"]["post"]["responses"]
     assert {"200", "202", "400", "401", "402", "404", "409", "422", "429"} <= set(capture)
+    assert spec["components"]["securitySchemes"]["secretKey"]["scheme"] == "bearer"
+    assert paths["/v1/refunds"]["post"]["security"] == [{"secretKey": []}]
     assert httpx.get(server.base_url + "/docs").status_code == 200
 
 
