@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from psycopg import AsyncConnection, _queries
@@ -59,13 +60,13 @@ class Database:
         await self._pool.close()
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection]:
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
         """Autocommit: each statement is its own transaction."""
         async with self._pool.connection() as connection:
             yield connection
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
         """One transaction: committed when the block ends normally, rolled back on any exception."""
         async with self._pool.connection() as connection, connection.transaction():
             yield connection

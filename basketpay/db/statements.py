@@ -114,6 +114,16 @@ class WriteBatch:
         self._bind(table, values)
         return self
 
+    def then_insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> WriteBatch:
+        """Several rows of one table in one INSERT, so they are written (and numbered) in order."""
+        if rows:
+            columns = tuple(rows[0])
+            invariant(all(tuple(row) == columns for row in rows), "rows of one insert share their columns")
+            self._shape.append(("insert_many", table, columns, len(rows)))
+            for row in rows:
+                self._bind(table, row)
+        return self
+
     def then_update(self, table: Table, values: Mapping[str, Any], where: Mapping[str, Any]) -> WriteBatch:
         self._shape.append(("update", table, tuple(values), tuple(where)))
         self._bind(table, values)
@@ -132,7 +142,8 @@ class WriteBatch:
 @lru_cache(maxsize=STATEMENT_SHAPES_MAX)
 def _batch_sql(shape: tuple[tuple[Any, ...], ...]) -> str:
     counter = iter(range(10_000))
-    parts, guards = [], []
+    parts: list[str] = []
+    guards: list[int] = []
     for index, (kind, table, *columns) in enumerate(shape):
         after = f" WHERE EXISTS (SELECT 1 FROM w{guards[-1]})" if guards else ""
         parts.append(f"w{index} AS ({_part_sql(kind, table, columns, counter, after)})")
@@ -147,6 +158,10 @@ def _typed(table: Table, columns: Sequence[str], counter: Any) -> list[str]:
 
 
 def _part_sql(kind: str, table: Table, columns: list[Any], counter: Any, after: str) -> str:
+    if kind == "insert_many":
+        names, count = columns
+        rows = ", ".join(f"({', '.join(_typed(table, names, counter))})" for _ in range(count))
+        return f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM (VALUES {rows}) AS v{after}"
     if kind in ("guard_insert", "insert"):
         values = ", ".join(_typed(table, columns[0], counter))
         sql = f"INSERT INTO {table.name} ({', '.join(columns[0])}) SELECT {values}{after}"

@@ -77,7 +77,7 @@ class Authenticator:
             return cached[1]
         async with self._database.connection() as connection:
             row = await (await connection.execute(_MERCHANT_FOR_KEY, {"digest": digest})).fetchone()
-        merchant_id = None if row is None else row.merchant_id
+        merchant_id = None if row is None else str(row.merchant_id)
         if merchant_id is None:
             raise AuthenticationFailed(
                 f"Invalid API key provided: {redact_key(secret_key)}", code="api_key_invalid"

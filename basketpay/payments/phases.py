@@ -39,7 +39,7 @@ from basketpay.errors import Conflict
 from basketpay.idempotency import keys
 from basketpay.idempotency.keys import KeyRequest, KeySeen, StoredResponse
 from basketpay.idempotency.tables import idempotency_keys
-from basketpay.invariant import invariant
+from basketpay.invariant import InvariantViolation, invariant
 from basketpay.observability.metrics import PROCESSOR_LATENCY
 from basketpay.outbox.tables import events as events_table
 from basketpay.payments import repository
@@ -147,8 +147,7 @@ class PhaseRunner:
             batch.then_insert(refunds, vars(plan.refund))
         if plan.attempt is not None:
             batch.then_insert(payment_attempts, vars(plan.attempt))
-        for event in plan.events:
-            batch.then_insert(events_table, event)
+        batch.then_insert_many(events_table, plan.events)
         return batch
 
     async def _write_phase_one(
@@ -160,7 +159,10 @@ class PhaseRunner:
             plan.intent.version, plan.intent.created_at = 1, plan.intent.created_at or now
         batch = self._phase_one_batch(plan, request, claim_key, now)
         statement, params = batch.statement()
-        counts = list(await (await connection.execute(statement, params)).fetchone())
+        row = await (await connection.execute(statement, params)).fetchone()
+        if row is None:
+            raise InvariantViolation("a write batch always returns its counts")
+        counts = list(row)
         if request is not None and claim_key and counts[0] == 0:
             return False
         if plan.intent is not None and plan.version_read is not None:
@@ -234,12 +236,12 @@ class PhaseRunner:
         batch.then_update(payment_attempts, done.attempt_values, {"id": attempt.id})
         if done.refund_values is not None:
             batch.then_update(refunds, done.refund_values, {"id": attempt.refund_id})
-        for event in done.events:
-            batch.then_insert(events_table, event)
+        batch.then_insert_many(events_table, done.events)
         batch.then_update(idempotency_keys, keys.finished(done.response, now), request.where())
         statement, params = batch.statement()
         async with self.database.connection() as connection:
-            (applied,) = await (await connection.execute(statement, params)).fetchone()
+            row = await (await connection.execute(statement, params)).fetchone()
+        applied = row is not None and row[0] == 1
         if not applied:  # resolved meanwhile (the sweeper): read what was decided
             return await self.phase_two_locked(attempt, result, latency_ms)
         count_outcome(attempt, result)

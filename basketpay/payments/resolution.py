@@ -61,7 +61,7 @@ def _apply_to_intent(intent: PaymentIntent, attempt: Any, result: ProcessorResul
         return "payment_intent.canceled" if succeeded else "payment_intent.cancel_failed"
     invariant(operation == "refund", f"unknown attempt operation {operation}")
     intent.complete_refund(result, attempt.amount)
-    return "refund.succeeded" if succeeded else "refund.failed"
+    return "payment_intent.refunded" if succeeded else "payment_intent.refund_failed"
 
 
 def completion(

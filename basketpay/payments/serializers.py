@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row
-
 from basketpay.payments.domain import PaymentIntent
 
 
@@ -42,7 +40,7 @@ def intent_json(intent: PaymentIntent) -> dict[str, Any]:
     }
 
 
-def refund_json(row: Row[Any]) -> dict[str, Any]:
+def refund_json(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "object": "refund",

@@ -21,6 +21,7 @@ from basketpay.connectors.base import Card, Outcome, ProcessorResult
 from basketpay.connectors.sandbox.cards import decline_for
 from basketpay.db.database import Database
 from basketpay.ids import new_id
+from basketpay.invariant import InvariantViolation
 
 Decide = Callable[[Any], tuple[ProcessorResult, dict[str, Any]]]
 
@@ -81,6 +82,8 @@ class SandboxConnector:
 
     async def _stored(self, connection: AsyncConnection[Any], key: str) -> ProcessorResult:
         row = await (await connection.execute(_STORED, {"key": key})).fetchone()
+        if row is None:
+            raise InvariantViolation("a claimed key has a stored operation")
         return _from_json(row.result)
 
     async def authorize(
@@ -103,7 +106,7 @@ class SandboxConnector:
         }
         async with self._database.connection() as connection:
             row = await (await connection.execute(_AUTHORIZE, params)).fetchone()
-            return result if row.fresh else await self._stored(connection, idempotency_key)
+            return result if row is not None and row.fresh else await self._stored(connection, idempotency_key)
 
     async def _modify(self, key: str, operation: str, charge_id: str, decide: Decide) -> ProcessorResult:
         """Claim the key and lock the charge in one statement, decide, record: one transaction."""
