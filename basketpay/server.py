@@ -68,7 +68,7 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         env = {**os.environ, **self.env, "BASKETPAY_DATABASE_URL": self.database_url}
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "-m", "basketpay.cli.main", "serve", "--port", str(self.port),
              "--workers", str(self.workers)],

@@ -128,7 +128,7 @@ async def run_one(client: DemoClient, payment: PlannedPayment, tally: Tally) -> 
         result = await SCENARIOS[payment.scenario](client, payment)
     # Anything a scenario runs into (a wrong status, a timeout, a malformed body) is that
     # scenario's failure to report; it must not stop the other payments in the batch.
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         reason = str(error) if isinstance(error, ScenarioFailed) else f"{type(error).__name__}: {error}"
         tally.fail(payment.scenario, payment.index, reason)
         return

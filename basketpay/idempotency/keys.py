@@ -30,7 +30,7 @@ STARTED = "started"
 FINISHED = "finished"
 
 
-class KeySeen(Exception):  # noqa: N818 - a signal, not an error: take the slow path
+class KeySeen(Exception):
     """The Idempotency-Key was used before: replay, refuse or resume it under a lock."""
 
 

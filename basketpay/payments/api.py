@@ -56,7 +56,7 @@ async def retrieve_payment_intent(request: Request, merchant: MerchantId, intent
 )
 async def confirm_payment_intent(
     request: Request, merchant: MerchantId, key: IdempotencyKey, intent_id: INTENT_ID,
-    params: Annotated[schemas.PaymentIntentConfirm, Body()] = schemas.PaymentIntentConfirm(),
+    params: Annotated[schemas.PaymentIntentConfirm, Body()] = schemas.PaymentIntentConfirm(),  # noqa: B008 - an empty body is valid
 ) -> Response:
     ctx = context(request, merchant, key, params)
     return stored(await services(request).payments.confirm(ctx, intent_id, params))
@@ -68,7 +68,7 @@ async def confirm_payment_intent(
 )
 async def capture_payment_intent(
     request: Request, merchant: MerchantId, key: IdempotencyKey, intent_id: INTENT_ID,
-    params: Annotated[schemas.PaymentIntentCapture, Body()] = schemas.PaymentIntentCapture(),
+    params: Annotated[schemas.PaymentIntentCapture, Body()] = schemas.PaymentIntentCapture(),  # noqa: B008 - an empty body is valid
 ) -> Response:
     ctx = context(request, merchant, key, params)
     return stored(await services(request).payments.capture(ctx, intent_id, params))
@@ -92,7 +92,7 @@ async def increment_authorization(
 )
 async def cancel_payment_intent(
     request: Request, merchant: MerchantId, key: IdempotencyKey, intent_id: INTENT_ID,
-    params: Annotated[schemas.PaymentIntentCancel, Body()] = schemas.PaymentIntentCancel(),
+    params: Annotated[schemas.PaymentIntentCancel, Body()] = schemas.PaymentIntentCancel(),  # noqa: B008 - an empty body is valid
 ) -> Response:
     ctx = context(request, merchant, key, params)
     return stored(await services(request).payments.cancel(ctx, intent_id, params))

@@ -214,7 +214,7 @@ class PhaseRunner:
         call = calls["authorize" if attempt.operation == "sale" else attempt.operation]
         try:
             return await asyncio.wait_for(call(), self.settings.processor_timeout_ms / 1000)
-        except Exception as error:  # noqa: BLE001 - any failure to hear back is an unknown outcome
+        except Exception as error:
             log.warning("processor_outcome_unknown", attempt_id=attempt.id, error=type(error).__name__)
             return ProcessorResult(Outcome.UNKNOWN, message=type(error).__name__)
 

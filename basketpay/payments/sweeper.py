@@ -79,7 +79,7 @@ class Sweeper:
         connector = self._runner.connectors.get(attempt.connector)
         try:
             result = await connector.inquire(idempotency_key=attempt.processor_idempotency_key)
-        except Exception as error:  # noqa: BLE001 - the processor is unreachable: try next sweep
+        except Exception as error:
             log.warning("sweeper_inquiry_failed", attempt_id=attempt_id, error=type(error).__name__)
             return "still_unknown"
         if result is not None and result.outcome is Outcome.UNKNOWN:
@@ -117,7 +117,7 @@ class Sweeper:
         while not stop.is_set():
             try:
                 await self.sweep_once()
-            except Exception:  # noqa: BLE001 - the sweeper must outlive a bad sweep; it is logged
+            except Exception:
                 log.exception("sweep_failed")
             try:
                 await asyncio.wait_for(stop.wait(), self._settings.sweeper_interval_seconds)

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basketpay.money import CURRENCY_EXPONENTS, Money, MoneyError, currency_exponent, format_major, parse_major
+from basketpay.money import (
+    CURRENCY_EXPONENTS,
+    Money,
+    MoneyError,
+    currency_exponent,
+    format_major,
+    parse_major,
+)
 
 
 def test_exponents_follow_iso_4217() -> None:

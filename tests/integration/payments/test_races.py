@@ -49,8 +49,8 @@ def test_capture_racing_cancel_exactly_one_wins(client: httpx.Client) -> None:
         intent = authorized(client, 5000)
         base = f"/v1/payment_intents/{intent['id']}"
         capture, cancel = run_together([
-            lambda: post(client, base + "/capture", {}),
-            lambda: post(client, base + "/cancel", {}),
+            lambda base=base: post(client, base + "/capture", {}),  # type: ignore[misc]
+            lambda base=base: post(client, base + "/cancel", {}),  # type: ignore[misc]
         ])
         assert sorted([capture.status_code, cancel.status_code]) == [200, 409], (capture.text, cancel.text)
         final = client.get(base).json()

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from basketpay.api.app import build_services
 from basketpay.connectors.base import Connector
 from basketpay.connectors.registry import ConnectorRegistry

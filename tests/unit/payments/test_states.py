@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from basketpay.errors import Conflict
-from basketpay.payments.states import OPERATION_FROM, TRANSITIONS, Status, require_operation_allowed, require_transition_allowed
+from basketpay.payments.states import (
+    OPERATION_FROM,
+    TRANSITIONS,
+    Status,
+    require_operation_allowed,
+    require_transition_allowed,
+)
 
 
 def test_terminal_states_have_no_way_out() -> None:
