@@ -16,6 +16,7 @@ from basketpay.db.pagination import LIMIT_DEFAULT, LIMIT_MAX, PageRequest
 from basketpay.idempotency.keys import StoredResponse, validate_key
 from basketpay.merchants.service import Authenticator
 from basketpay.payments.phases import RequestContext
+from basketpay.payments.schemas import OBJECT_ID_PATTERN
 from basketpay.payments.service import PaymentService
 from basketpay.settings import Settings
 from basketpay.vault.service import Vault
@@ -77,8 +78,8 @@ def stored(response: StoredResponse) -> Response:
 
 async def page_request(
     limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = LIMIT_DEFAULT,
-    starting_after: Annotated[str | None, Query(max_length=64)] = None,
-    ending_before: Annotated[str | None, Query(max_length=64)] = None,
+    starting_after: Annotated[str | None, Query(pattern=OBJECT_ID_PATTERN)] = None,
+    ending_before: Annotated[str | None, Query(pattern=OBJECT_ID_PATTERN)] = None,
 ) -> PageRequest:
     return PageRequest(limit, starting_after, ending_before)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 
 from basketpay.api import docs
@@ -18,9 +18,11 @@ from basketpay.api.dependencies import (
     stored,
 )
 from basketpay.payments import schemas
+from basketpay.payments.schemas import OBJECT_ID_PATTERN
 
 router = APIRouter(prefix="/v1")
-INTENT_ID = Annotated[str, "payment intent id"]
+INTENT_ID = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="A payment intent id, pi_…")]
+REFUND_ID = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="A refund id, re_…")]
 
 
 @router.post(
@@ -113,7 +115,7 @@ async def create_refund(
 )
 async def list_refunds(
     request: Request, merchant: MerchantId, page: Page,
-    payment_intent: Annotated[str | None, Query(max_length=64)] = None,
+    payment_intent: Annotated[str | None, Query(pattern=OBJECT_ID_PATTERN)] = None,
 ) -> dict[str, Any]:
     data, has_more = await services(request).payments.list_refunds(merchant, page, payment_intent)
     return list_body("/v1/refunds", data, has_more)
@@ -123,5 +125,5 @@ async def list_refunds(
     "/refunds/{refund_id}", response_model=schemas.RefundOut, responses=docs.READ,
     summary="Retrieve a refund", tags=["refunds"],
 )
-async def retrieve_refund(request: Request, merchant: MerchantId, refund_id: str) -> dict[str, Any]:
+async def retrieve_refund(request: Request, merchant: MerchantId, refund_id: REFUND_ID) -> dict[str, Any]:
     return await services(request).payments.retrieve_refund(merchant, refund_id)

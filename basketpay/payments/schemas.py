@@ -11,15 +11,21 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StringConstraints,
     field_validator,
 )
 
 from basketpay.money import MoneyError, currency_exponent
 
 INT64_MAX = 2**63 - 1
+OBJECT_ID_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+# PostgreSQL text cannot hold NUL: refuse it at the edge, with the parameter's name,
+# instead of letting the database fail the request.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+ObjectId = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 AmountMinor = Annotated[StrictInt, Field(gt=0, le=INT64_MAX, description="Amount in the currency's minor unit.")]
 Metadata = Annotated[
-    dict[str, str],
+    dict[Text, Text],
     Field(default_factory=dict, description="Up to 50 keys (40 characters) with values of up to 500."),
 ]
 
@@ -29,10 +35,10 @@ class _Strict(BaseModel):
 
 
 class CardIn(_Strict):
-    number: str = Field(min_length=1, max_length=32)
-    exp_month: StrictInt
-    exp_year: StrictInt
-    cvc: str | None = Field(default=None, max_length=8)
+    number: Text = Field(min_length=1, max_length=32)
+    exp_month: StrictInt = Field(ge=1, le=12)
+    exp_year: StrictInt = Field(ge=1000, le=9999)
+    cvc: Text | None = Field(default=None, max_length=8)
 
 
 class PaymentMethodCreate(_Strict):
@@ -42,12 +48,12 @@ class PaymentMethodCreate(_Strict):
 
 class PaymentIntentCreate(_Strict):
     amount: AmountMinor
-    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. usd, jpy, kwd.")
+    currency: Text = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. usd, jpy, kwd.")
     capture_method: Literal["automatic", "manual"] = "automatic"
-    payment_method: str | None = Field(default=None, max_length=64)
+    payment_method: ObjectId | None = None
     confirm: StrictBool = False
-    customer: str | None = Field(default=None, max_length=255)
-    description: str | None = Field(default=None, max_length=1000)
+    customer: Text | None = Field(default=None, max_length=255)
+    description: Text | None = Field(default=None, max_length=1000)
     off_session: StrictBool = Field(default=False, description="Merchant-initiated (shorter Visa validity).")
     metadata: Metadata
 
@@ -62,7 +68,7 @@ class PaymentIntentCreate(_Strict):
 
 
 class PaymentIntentConfirm(_Strict):
-    payment_method: str | None = Field(default=None, max_length=64)
+    payment_method: ObjectId | None = None
 
 
 class PaymentIntentCapture(_Strict):
@@ -81,7 +87,7 @@ class PaymentIntentCancel(_Strict):
 
 
 class RefundCreate(_Strict):
-    payment_intent: str = Field(max_length=64)
+    payment_intent: ObjectId
     amount: AmountMinor | None = None
     reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
     metadata: Metadata

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
 from psycopg import AsyncConnection
 from pydantic import BaseModel
@@ -15,7 +15,7 @@ from basketpay.api import docs
 from basketpay.api.dependencies import IdempotencyKey, MerchantId, services, stored
 from basketpay.idempotency.keys import KeyRequest, StoredResponse, validate_key
 from basketpay.payments.phases import Plan, RequestContext, utc_now
-from basketpay.payments.schemas import PaymentMethodCreate
+from basketpay.payments.schemas import OBJECT_ID_PATTERN, PaymentMethodCreate
 from basketpay.vault.service import payment_method_json
 from basketpay.vault.tables import payment_methods
 
@@ -62,7 +62,10 @@ async def create_payment_method(
     "/payment_methods/{payment_method_id}", response_model=PaymentMethodOut, responses=docs.READ,
     summary="Retrieve a payment method", tags=["payment_methods"],
 )
-async def retrieve_payment_method(request: Request, merchant: MerchantId, payment_method_id: str) -> dict[str, Any]:
+async def retrieve_payment_method(
+    request: Request, merchant: MerchantId,
+    payment_method_id: Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="A payment method id, pm_…")],
+) -> dict[str, Any]:
     container = services(request)
     async with container.database.connection() as connection:
         return payment_method_json(await container.vault.load(connection, merchant, payment_method_id))

@@ -61,6 +61,12 @@ CASES = [
     ("/v1/payment_methods", {"type": "card"}, "card"),
     ("/v1/payment_methods", {"type": "bank", "card": _card()["card"]}, "type"),
     ("/v1/refunds", {"payment_intent": "pi_missing"}, "intent"),
+    # found by the fuzz test: each was a 500 before
+    ("/v1/payment_methods", _card(exp_month=2**64), "card[exp_month]"),
+    ("/v1/payment_methods", _card(exp_year=2**64), "card[exp_year]"),
+    ("/v1/refunds", {"payment_intent": "\u0000pi"}, "payment_intent"),
+    ("/v1/payment_intents", _intent(description="a\u0000b"), "description"),
+    ("/v1/payment_intents", _intent(metadata={"k": "\u0000"}), "metadata[k]"),
 ]
 
 
@@ -117,3 +123,10 @@ def test_processor_calls_need_an_idempotency_key(client: httpx.Client) -> None:
 def test_unknown_object_and_url(client: httpx.Client) -> None:
     assert client.get("/v1/payment_intents/pi_nope").status_code == 404
     assert client.get("/v1/nothing_here").status_code == 404
+
+
+def test_malformed_ids_are_400_naming_the_param(client: httpx.Client) -> None:
+    response = client.get("/v1/payment_intents/pi%00x")
+    assert (response.status_code, response.json()["error"]["param"]) == (400, "intent_id")
+    listing = client.get("/v1/payment_intents", params={"starting_after": "pi\x00"})
+    assert (listing.status_code, listing.json()["error"]["param"]) == (400, "starting_after")
