@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +61,15 @@ class Settings(BaseSettings):
         default=False,
         description="Test seam: exit the process right after a processor call, before the commit.",
     )
+
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_processor_call(self) -> Settings:
+        # The sweeper takes over an attempt once its lease has run out; if a processor
+        # call could outlive the lease, the sweeper could ask about a call still in flight.
+        if self.processor_timeout_ms >= self.idempotency_lease_seconds * 1000:
+            raise ValueError("BASKETPAY_PROCESSOR_TIMEOUT_MS must be shorter than BASKETPAY_IDEMPOTENCY_LEASE_SECONDS")
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -48,7 +48,8 @@ def charges_for(engine: Engine, intent_id: str) -> int:
 
 
 def sweep(database_url: str, data_dir: Path) -> dict[str, int]:
-    env = {**os.environ, **server_env(data_dir, BASKETPAY_IDEMPOTENCY_LEASE_SECONDS=LEASE_SECONDS),
+    env = {**os.environ, **server_env(data_dir, BASKETPAY_IDEMPOTENCY_LEASE_SECONDS=LEASE_SECONDS,
+                                      BASKETPAY_PROCESSOR_TIMEOUT_MS="500"),
            "BASKETPAY_DATABASE_URL": database_url}
     output = subprocess.run(
         [sys.executable, "-m", "basketpay.cli.main", "sweep"], env=env, capture_output=True, check=True, text=True
