@@ -25,7 +25,7 @@ from basketpay.payments.service import PaymentService
 from basketpay.payments.sweeper import Sweeper
 from basketpay.settings import Settings, get_settings
 from basketpay.vault import api as vault_api
-from basketpay.vault.crypto import KeyEncryptionKey
+from basketpay.vault.keyring import Keyring
 from basketpay.vault.service import Vault
 
 DESCRIPTION = """
@@ -39,7 +39,7 @@ Authenticate with `Authorization: Bearer sk_test_…`. Errors are
 
 async def build_services(settings: Settings) -> Services:
     database = await Database(settings).open()
-    vault = Vault(KeyEncryptionKey.from_settings(settings.vault_key_encryption_key, settings.data_dir))
+    vault = Vault(Keyring.from_settings(settings.vault_key_encryption_key, settings.data_dir))
     payments = PaymentService(database, build_registry(database), vault, settings)
     return Services(
         settings=settings,

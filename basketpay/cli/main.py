@@ -18,6 +18,8 @@ from basketpay.settings import get_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 merchant_app = typer.Typer(no_args_is_help=True, help="Merchants and their secret keys.")
 app.add_typer(merchant_app, name="merchant")
+vault_app = typer.Typer(no_args_is_help=True, help="The card vault.")
+app.add_typer(vault_app, name="vault")
 
 
 def _setup_logging() -> None:
@@ -84,6 +86,33 @@ def sweep() -> None:
         typer.echo(json.dumps(dataclasses.asdict(report)))
 
     asyncio.run(once())
+
+
+@vault_app.command("rotate-key")
+def vault_rotate_key() -> None:
+    """Make a new key-encryption key active and re-wrap every stored card's data key under it,
+    while the service runs. Prints one JSON object."""
+    import getpass
+
+    from basketpay.db.database import Database
+    from basketpay.db.migrate import migrate as run
+    from basketpay.vault.keyring import Keyring
+    from basketpay.vault.rotation import rotate_key
+
+    _setup_logging()
+    settings = get_settings()
+    run(settings)
+
+    async def rotate() -> dict[str, object]:
+        database = await Database(settings).open()
+        try:
+            keyring = Keyring.from_settings(settings.vault_key_encryption_key, settings.data_dir)
+            report = await rotate_key(database, keyring, actor=f"cli:{getpass.getuser()}")
+        finally:
+            await database.close()
+        return dataclasses.asdict(report)
+
+    typer.echo(json.dumps(asyncio.run(rotate())))
 
 
 @app.command()

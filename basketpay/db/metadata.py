@@ -28,6 +28,7 @@ def sequence_column() -> Column[int]:
 
 def import_all_tables() -> MetaData:
     """Import every area's table module so `metadata` is complete (Alembic, tests)."""
+    from basketpay.audit import tables as _audit  # noqa: F401
     from basketpay.connectors.sandbox import tables as _sandbox  # noqa: F401
     from basketpay.idempotency import tables as _idempotency  # noqa: F401
     from basketpay.merchants import tables as _merchants  # noqa: F401

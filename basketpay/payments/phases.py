@@ -31,6 +31,7 @@ import structlog
 from psycopg import AsyncConnection
 from sqlalchemy import Table
 
+from basketpay.audit import entries as audit
 from basketpay.connectors.base import Card, Outcome, ProcessorResult
 from basketpay.connectors.registry import ConnectorRegistry
 from basketpay.db.database import Database
@@ -192,7 +193,9 @@ class PhaseRunner:
             intent = await repository.load_intent(connection, attempt.merchant_id, attempt.payment_intent_id)
             assert intent.payment_method_id is not None
             row = await self.vault.load(connection, attempt.merchant_id, intent.payment_method_id)
-        return self.vault.open_card(row)
+            card = self.vault.open_card(row)
+            await audit.record(connection, audit.entry(f"merchant:{attempt.merchant_id}", "vault.read", row.id))
+        return card
 
     async def _send(self, attempt: Any, card: Card | None) -> ProcessorResult:
         connector = self.connectors.get(attempt.connector)

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from psycopg import AsyncConnection
 
+from basketpay.audit.entries import entry
+from basketpay.audit.tables import audit_log
 from basketpay.db.pagination import PageRequest, fetch_page
 from basketpay.errors import InvalidRequest
 from basketpay.idempotency.keys import KeyRequest, StoredResponse
@@ -69,6 +71,7 @@ class PaymentService(PhaseRunner):
         attempt_plan = intent.begin_confirm(attempt_id)
         plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key)
         plan.card = self.vault.open_card(payment_method)
+        plan.inserts.append((audit_log, entry(f"merchant:{intent.merchant_id}", "vault.read", payment_method.id)))
         plan.events.append(event_row(intent.merchant_id, "payment_intent.processing", intent.id, intent_json(intent)))
         return plan
 

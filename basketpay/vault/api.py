@@ -13,6 +13,8 @@ from pydantic import BaseModel
 
 from basketpay.api import docs
 from basketpay.api.dependencies import IdempotencyKey, MerchantId, services, stored
+from basketpay.audit.entries import entry
+from basketpay.audit.tables import audit_log
 from basketpay.idempotency.keys import KeyRequest, StoredResponse, validate_key
 from basketpay.payments.phases import Plan, RequestContext, utc_now
 from basketpay.payments.schemas import OBJECT_ID_PATTERN, PaymentMethodCreate
@@ -53,7 +55,8 @@ async def create_payment_method(
     async def phase_one(connection: AsyncConnection[Any], _: KeyRequest | None, __: bool) -> Plan:
         row = container.vault.tokenize(merchant, card.number, card.exp_month, card.exp_year, card.cvc, utc_now())
         response = StoredResponse(200, orjson.dumps(payment_method_json(SimpleNamespace(**row))))
-        return Plan(response=response, inserts=[(payment_methods, row)])
+        written = entry(f"merchant:{merchant}", "vault.write", row["id"], detail={"brand": row["brand"]})
+        return Plan(response=response, inserts=[(payment_methods, row), (audit_log, written)])
 
     return stored(await container.payments.execute(ctx, phase_one))
 

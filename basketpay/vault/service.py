@@ -18,7 +18,8 @@ from basketpay.connectors.base import Card
 from basketpay.errors import NotFound
 from basketpay.ids import new_id
 from basketpay.vault.cards import validate_card
-from basketpay.vault.crypto import KeyEncryptionKey, Sealed
+from basketpay.vault.crypto import Sealed
+from basketpay.vault.keyring import Keyring
 
 CVC_TTL_SECONDS = 600
 CVC_ENTRIES_MAX = 10_000
@@ -59,8 +60,8 @@ def payment_method_json(row: Any) -> dict[str, Any]:
 
 
 class Vault:
-    def __init__(self, key: KeyEncryptionKey) -> None:
-        self._key = key
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
         self._cvcs = CvcMemory()
 
     def tokenize(
@@ -69,7 +70,7 @@ class Vault:
         """Validate and seal a card; return the payment_methods row to insert."""
         brand = validate_card(number, exp_month, exp_year, cvc, now.date())
         payment_method_id = new_id("pm")
-        sealed = self._key.seal(number.encode(), payment_method_id.encode())
+        sealed = self.keyring.seal(number.encode(), payment_method_id.encode())
         if cvc is not None:
             self._cvcs.remember(payment_method_id, cvc)
         return {
@@ -92,12 +93,12 @@ class Vault:
         """What an idempotency digest may see of a card: a keyed hash of the number (an
         unkeyed hash of a card number can be brute-forced), the expiry, and no CVC at all."""
         return {
-            "number_hmac": self._key.fingerprint(card.number.encode()),
+            "number_hmac": self.keyring.fingerprint(card.number.encode()),
             "exp_month": card.exp_month,
             "exp_year": card.exp_year,
         }
 
     def open_card(self, row: Any) -> Card:
         sealed = Sealed(row.key_id, bytes(row.wrapped_data_key), bytes(row.card_ciphertext))
-        number = self._key.open(sealed, row.id.encode()).decode()
+        number = self.keyring.open(sealed, row.id.encode()).decode()
         return Card(number, row.exp_month, row.exp_year, self._cvcs.take(row.id))

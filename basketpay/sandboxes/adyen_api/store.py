@@ -1,0 +1,99 @@
+"""The sandbox's in-memory state: payments and idempotency records, each bounded (the
+oldest is forgotten first), behind one asyncio.Lock held for a whole request so that an
+idempotency check and the operation it guards are one atomic step."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import string
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from basketpay.sandboxes.adyen_api.config import AdyenSandboxConfig
+from basketpay.sandboxes.adyen_api.parsing import ModificationRequest, PaymentRequest
+from basketpay.sandboxes.adyen_api.payments import Modification, ModificationKind, Payment, apply, refusal
+from basketpay.sandboxes.adyen_api.results import outcome_for
+from basketpay.vault.cards import card_brand
+
+PSP_REFERENCE_LENGTH = 16
+_PSP_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_psp_reference() -> str:
+    return "".join(secrets.choice(_PSP_ALPHABET) for _ in range(PSP_REFERENCE_LENGTH))
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    fingerprint: str
+    status_code: int
+    body: dict[str, Any]
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, config: AdyenSandboxConfig) -> None:
+        self.lock = asyncio.Lock()
+        self._config = config
+        self._payments: OrderedDict[str, Payment] = OrderedDict()
+        self._idempotency: OrderedDict[tuple[str, str], Recorded] = OrderedDict()
+
+    def recorded(self, api_key: str, idempotency_key: str) -> Recorded | None:
+        # Adyen scopes keys to the account; the API key stands in for the account here.
+        return self._idempotency.get((api_key, idempotency_key))
+
+    def record(self, api_key: str, idempotency_key: str, recorded: Recorded) -> None:
+        self._idempotency[(api_key, idempotency_key)] = recorded
+        while len(self._idempotency) > self._config.idempotency_keys_max:
+            self._idempotency.popitem(last=False)
+
+    def payment(self, psp_reference: str) -> Payment | None:
+        return self._payments.get(psp_reference)
+
+    def authorise(self, request: PaymentRequest) -> Payment:
+        outcome = outcome_for(request.card_number, request.expired)
+        authorised = outcome.authorised
+        payment = Payment(
+            psp_reference=new_psp_reference(),
+            merchant_account=request.merchant_account,
+            merchant_reference=request.reference,
+            currency=request.amount.currency,
+            brand=card_brand(request.card_number),
+            last4=request.card_number[-4:],  # the full number is never kept
+            outcome=outcome,
+            requested_minor=request.amount.value,
+            authorised_minor=request.amount.value if authorised else 0,
+            manual_capture=request.manual_capture,
+            preauth=request.preauth,
+        )
+        if authorised and not request.manual_capture:
+            payment.captured_minor = payment.authorised_minor
+        payment.check()
+        self._payments[payment.psp_reference] = payment
+        while len(self._payments) > self._config.payments_max:
+            self._payments.popitem(last=False)
+        return payment
+
+    def modify(self, payment: Payment, kind: ModificationKind, request: ModificationRequest) -> Modification:
+        """Decide the outcome now; the caller reports it later, by webhook, as Adyen does."""
+        amount_minor = request.amount.value if request.amount else None
+        currency = request.amount.currency if request.amount else None
+        reason = refusal(payment, kind, amount_minor, currency)
+        if len(payment.modifications) >= self._config.modifications_per_payment_max:
+            reason = f"More than {self._config.modifications_per_payment_max} modifications on one payment"
+        if reason is None:
+            apply(payment, kind, amount_minor)
+        modification = Modification(
+            psp_reference=new_psp_reference(), kind=kind, reference=request.reference,
+            amount_minor=amount_minor, success=reason is None, reason=reason or "",
+        )
+        payment.modifications.append(modification)
+        return modification
