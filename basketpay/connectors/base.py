@@ -43,6 +43,21 @@ class ProcessorResult:
     message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    """What a connector may need to find out what became of an attempt: the processor-side
+    idempotency key it was sent with, and the request itself (a processor that has no
+    lookup by key answers a re-sent request with the same key from its records)."""
+
+    processor_idempotency_key: str
+    operation: str  # authorize | sale | capture | increment_authorization | void | refund
+    amount: int
+    currency: str
+    processor_reference: str | None  # the processor's id of the authorization, for modifications
+    merchant_reference: str  # basketpay's payment intent id
+    final_capture: bool = False
+
+
 class Connector(Protocol):
     name: str
 
@@ -65,6 +80,7 @@ class Connector(Protocol):
         self, *, idempotency_key: str, processor_reference: str, amount: int
     ) -> ProcessorResult: ...
 
-    async def inquire(self, *, idempotency_key: str) -> ProcessorResult | None:
-        """The result of the call made with this key, or None if the processor never saw it."""
+    async def inquire(self, attempt: AttemptView) -> ProcessorResult | None:
+        """The result of the call made for this attempt, or None if the processor never saw it
+        (only when the processor can say so for certain; otherwise an UNKNOWN result)."""
         ...

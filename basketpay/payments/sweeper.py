@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from psycopg import AsyncConnection
 
-from basketpay.connectors.base import Outcome, ProcessorResult
+from basketpay.connectors.base import AttemptView, Outcome, ProcessorResult
 from basketpay.idempotency import keys
 from basketpay.observability.metrics import SWEEPER_RESOLUTIONS
 from basketpay.outbox.writer import event_row, record_events
@@ -31,6 +31,14 @@ from basketpay.payments.resolution import apply_locked, restore_after_not_proces
 from basketpay.payments.serializers import intent_json
 
 log = structlog.get_logger(__name__)
+
+def attempt_view(attempt: Any) -> AttemptView:
+    return AttemptView(
+        processor_idempotency_key=attempt.processor_idempotency_key, operation=attempt.operation,
+        amount=attempt.amount, currency=attempt.currency, processor_reference=attempt.processor_reference,
+        merchant_reference=attempt.payment_intent_id, final_capture=attempt.final_capture,
+    )
+
 
 _STALE_ATTEMPTS = """
 SELECT attempt.id FROM payment_attempts attempt
@@ -78,7 +86,7 @@ class Sweeper:
             attempt = await repository.load_attempt(connection, attempt_id)
         connector = self._runner.connectors.get(attempt.connector)
         try:
-            result = await connector.inquire(idempotency_key=attempt.processor_idempotency_key)
+            result = await connector.inquire(attempt_view(attempt))
         except Exception as error:
             log.warning("sweeper_inquiry_failed", attempt_id=attempt_id, error=type(error).__name__)
             return "still_unknown"

@@ -17,7 +17,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from basketpay.connectors.base import Card, Outcome, ProcessorResult
+from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResult
 from basketpay.connectors.sandbox.cards import decline_for
 from basketpay.db.database import Database
 from basketpay.ids import new_id
@@ -178,7 +178,7 @@ class SandboxConnector:
 
         return await self._modify(idempotency_key, "refund", processor_reference, decide)
 
-    async def inquire(self, *, idempotency_key: str) -> ProcessorResult | None:
+    async def inquire(self, attempt: AttemptView) -> ProcessorResult | None:
         async with self._database.connection() as connection:
-            row = await (await connection.execute(_STORED, {"key": idempotency_key})).fetchone()
+            row = await (await connection.execute(_STORED, {"key": attempt.processor_idempotency_key})).fetchone()
         return None if row is None else _from_json(row.result)
