@@ -116,6 +116,30 @@ def vault_rotate_key() -> None:
 
 
 @app.command()
+def sim(
+    host: str = typer.Option("127.0.0.1"),
+    stripe_port: int = typer.Option(0, help="0: any free port."),
+    adyen_port: int = typer.Option(0, help="0: any free port."),
+    stripe_webhook_url: str | None = typer.Option(None, help="Where the Stripe sandbox sends events."),
+    stripe_webhook_secret: str | None = typer.Option(None, envvar="BASKETPAY_SIM_STRIPE_WEBHOOK_SECRET"),
+    adyen_webhook_url: str | None = typer.Option(None, help="Where the Adyen sandbox sends notifications."),
+    adyen_hmac_key_hex: str | None = typer.Option(None, envvar="BASKETPAY_SIM_ADYEN_HMAC_KEY_HEX"),
+) -> None:
+    """Run the Stripe- and Adyen-compatible sandbox processors; prints one JSON line with
+    their base URLs. Any sk_test_ key works with the Stripe one, any X-API-Key with Adyen's."""
+    from basketpay.sandboxes.adyen_api import AdyenSandboxConfig
+    from basketpay.sandboxes.runner import serve_sandboxes
+    from basketpay.sandboxes.stripe_api import StripeSandboxConfig
+
+    _setup_logging()
+    stripe = StripeSandboxConfig(webhook_url=stripe_webhook_url, webhook_secret=stripe_webhook_secret)
+    adyen = AdyenSandboxConfig(webhook_url=adyen_webhook_url)
+    if adyen_hmac_key_hex:
+        adyen = dataclasses.replace(adyen, hmac_key_hex=adyen_hmac_key_hex)
+    asyncio.run(serve_sandboxes(host, stripe_port, adyen_port, stripe, adyen))
+
+
+@app.command()
 def demo(
     payments: int = typer.Option(120, min=10, help="How many payments to run."),
     concurrency: int = typer.Option(8, min=1, max=64),

@@ -1,0 +1,51 @@
+"""`basketpay sim` starts both sandboxes and says where they are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import stripe
+
+from basketpay.sandboxes.runner import SandboxProcesses
+
+
+@pytest.fixture(scope="module")
+def sandboxes() -> Iterator[SandboxProcesses]:
+    processes = SandboxProcesses().start()
+    yield processes
+    processes.stop()
+
+
+def test_the_stripe_sandbox_answers_the_official_sdk(sandboxes: SandboxProcesses) -> None:
+    client = stripe.StripeClient(
+        "sk_test_sim", base_addresses={"api": sandboxes.urls["stripe"]},
+        http_client=stripe.HTTPXClient(allow_sync_methods=True),
+    )
+    intent = client.v1.payment_intents.create(
+        params={"amount": 1200, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    assert intent.status == "succeeded"
+
+
+def test_the_adyen_sandbox_authorises(sandboxes: SandboxProcesses) -> None:
+    body = {
+        "amount": {"value": 1200, "currency": "USD"}, "reference": "order-1", "merchantAccount": "BasketpayTest",
+        "paymentMethod": {"type": "scheme", "number": "4242424242424242", "expiryMonth": "12",
+                          "expiryYear": "2031", "cvc": "123", "holderName": "Test"},
+    }
+    response = httpx.post(sandboxes.urls["adyen"] + "/v71/payments", json=body, headers={"X-API-Key": "test"})
+    assert response.status_code == 200, response.text
+    assert response.json()["resultCode"] == "Authorised"
+
+
+def test_ports_can_be_chosen() -> None:
+    from basketpay.server import free_port
+
+    stripe_port, adyen_port = free_port(), free_port()
+    processes = SandboxProcesses(["--stripe-port", str(stripe_port), "--adyen-port", str(adyen_port)]).start()
+    try:
+        assert processes.urls == {"stripe": f"http://127.0.0.1:{stripe_port}", "adyen": f"http://127.0.0.1:{adyen_port}"}
+    finally:
+        processes.stop()
