@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,12 +57,24 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 256-bit key-encryption key. Unset: one is generated in `data_dir`.",
     )
+    default_connector: Literal["sandbox", "stripe"] = Field(
+        default="sandbox", description="The processor new payment intents go to."
+    )
+    stripe_api_base: str = Field(default="https://api.stripe.com", description="Stripe, or a Stripe-compatible sandbox.")
+    stripe_secret_key: SecretStr | None = Field(default=None, description="sk_test_… or sk_live_…; enables the Stripe connector.")
+
     log_level: str = "INFO"
     fault_crash_after_processor_call: bool = Field(
         default=False,
         description="Test seam: exit the process right after a processor call, before the commit.",
     )
 
+
+    @model_validator(mode="after")
+    def _default_connector_is_configured(self) -> Settings:
+        if self.default_connector == "stripe" and self.stripe_secret_key is None:
+            raise ValueError("BASKETPAY_DEFAULT_CONNECTOR=stripe needs BASKETPAY_STRIPE_SECRET_KEY")
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_processor_call(self) -> Settings:

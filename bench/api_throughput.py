@@ -25,6 +25,7 @@ from sqlalchemy import text
 from basketpay.db.engine import create_sync_engine
 from basketpay.db.migrate import migrate
 from basketpay.merchants.service import create_merchant
+from basketpay.sandboxes.runner import SandboxProcesses
 from basketpay.server import ServerProcess
 from basketpay.settings import Settings, get_settings
 
@@ -41,6 +42,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration-seconds", type=int, default=20, help="measured time of each half")
     parser.add_argument("--workers", type=int, default=2, help="API server processes")
     parser.add_argument("--warmup-seconds", type=float, default=WARMUP_SECONDS, help="load not counted")
+    parser.add_argument(
+        "--connector", choices=("sandbox", "stripe"), default="sandbox",
+        help="sandbox: the in-process sandbox; stripe: the Stripe connector against `basketpay sim`",
+    )
     return parser.parse_args()
 
 
@@ -69,13 +74,24 @@ def create_payment_method(base_url: str, secret_key: str) -> str:
     return str(response.json()["id"])
 
 
+def connector_env(args: argparse.Namespace, sandboxes: SandboxProcesses | None) -> dict[str, str]:
+    if sandboxes is None:
+        return {}
+    return {
+        "BASKETPAY_DEFAULT_CONNECTOR": "stripe", "BASKETPAY_STRIPE_API_BASE": sandboxes.urls["stripe"],
+        "BASKETPAY_STRIPE_SECRET_KEY": "sk_test_bench",
+    }
+
+
 def measure_api(settings: Settings, url: str, secret_key: str, args: argparse.Namespace) -> LoadResult:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sandboxes = SandboxProcesses().start() if args.connector == "stripe" else None
     server = ServerProcess(
         url,
         env={
             "BASKETPAY_LOG_LEVEL": "WARNING", "BASKETPAY_DATA_DIR": str(settings.data_dir),
             "BASKETPAY_RATE_LIMIT_REQUESTS_PER_SECOND": UNLIMITED, "BASKETPAY_RATE_LIMIT_BURST_MAX": UNLIMITED,
+            **connector_env(args, sandboxes),
         },
         workers=args.workers,
         log_path=settings.data_dir / "bench-server.log",
@@ -92,6 +108,8 @@ def measure_api(settings: Settings, url: str, secret_key: str, args: argparse.Na
         return run_load_in_process(config, timeout_seconds)
     finally:
         server.stop()
+        if sandboxes is not None:
+            sandboxes.stop()
 
 
 def percentile_ms(sorted_seconds: list[float], fraction: float) -> float | None:
@@ -127,7 +145,8 @@ def print_api(result: LoadResult, figures: dict[str, Any]) -> None:
 def api_figures(result: LoadResult, args: argparse.Namespace) -> dict[str, Any]:
     ops = sum(len(values) for values in result.latencies_seconds.values())
     return {
-        "clients": args.clients, "workers": args.workers, "duration_seconds": args.duration_seconds,
+        "clients": args.clients, "workers": args.workers, "connector": args.connector,
+        "duration_seconds": args.duration_seconds,
         "ops_per_second": round(ops / result.window_seconds, 1),
         "payments_per_second": round(result.payments / result.window_seconds, 1),
         "latency_ms": latency_table(result),
