@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,6 +44,21 @@ def app_factory():  # type: ignore[no-untyped-def]
     settings = get_settings()
     configure_logging(settings.log_level)
     return create_app(settings, run_sweeper=os.environ.get("BASKETPAY_RUN_SWEEPER", "1") == "1")
+
+
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def terminate(process: subprocess.Popen[Any]) -> None:
+    """Ask a child process to stop (SIGTERM: a clean shutdown), and kill it if it does not."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:
@@ -90,10 +106,5 @@ class ServerProcess:
         raise RuntimeError("the API server did not become ready in time")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process)

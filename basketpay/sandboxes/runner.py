@@ -21,6 +21,7 @@ from basketpay.sandboxes.adyen_api import AdyenSandboxConfig
 from basketpay.sandboxes.adyen_api import create_app as create_adyen_app
 from basketpay.sandboxes.stripe_api import StripeSandboxConfig
 from basketpay.sandboxes.stripe_api import create_app as create_stripe_app
+from basketpay.server import terminate
 
 STARTUP_TIMEOUT_SECONDS = 20.0
 STARTUP_POLL_SECONDS = 0.02
@@ -72,10 +73,5 @@ class SandboxProcesses:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process)
