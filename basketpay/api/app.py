@@ -40,7 +40,7 @@ Authenticate with `Authorization: Bearer sk_test_…`. Errors are
 async def build_services(settings: Settings) -> Services:
     database = await Database(settings).open()
     vault = Vault(Keyring.from_settings(settings.vault_key_encryption_key, settings.data_dir))
-    payments = PaymentService(database, build_registry(database), vault, settings)
+    payments = PaymentService(database, build_registry(database, settings), vault, settings)
     return Services(
         settings=settings,
         database=database,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from basketpay.connectors.base import Connector
 from basketpay.connectors.sandbox import SandboxConnector
+from basketpay.connectors.stripe import StripeConnector
 from basketpay.db.database import Database
 from basketpay.errors import InvalidRequest
+from basketpay.settings import Settings
 
 
 class ConnectorRegistry:
@@ -20,5 +22,10 @@ class ConnectorRegistry:
         return connector
 
 
-def build_registry(database: Database) -> ConnectorRegistry:
-    return ConnectorRegistry({"sandbox": SandboxConnector(database)}, default="sandbox")
+def build_registry(database: Database, settings: Settings) -> ConnectorRegistry:
+    connectors: dict[str, Connector] = {"sandbox": SandboxConnector(database)}
+    if settings.stripe_secret_key is not None:
+        connectors["stripe"] = StripeConnector(
+            settings.stripe_api_base, settings.stripe_secret_key.get_secret_value(), settings.processor_timeout_ms
+        )
+    return ConnectorRegistry(connectors, default=settings.default_connector)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, cast
+from collections.abc import Awaitable
+from typing import Any, TypeVar, cast
 
 import httpx
 import stripe
 from stripe.params import PaymentIntentCreateParams
+
+T = TypeVar("T")
 
 
 class _DropDebug(logging.Filter):
@@ -43,10 +46,10 @@ class StripeApi:
             secret_key, base_addresses={"api": api_base}, http_client=self._http, max_network_retries=0
         )
 
-    async def _bounded[T](self, call: Any) -> T:
+    async def _bounded(self, call: Awaitable[T]) -> T:
         # httpx bounds each phase (connect, write, read); this bounds the whole call.
         async with asyncio.timeout(self._timeout_seconds):
-            return cast(T, await call)
+            return await call
 
     async def create_and_confirm(self, idempotency_key: str, params: dict[str, Any]) -> stripe.PaymentIntent:
         _refuse_card_logging()
@@ -83,7 +86,8 @@ class StripeApi:
         return await self._bounded(self._client.v1.payment_intents.retrieve_async(intent_id))
 
     async def search_by_attempt(self, idempotency_key: str) -> list[stripe.PaymentIntent]:
-        # The key is basketpay's own id (no quotes), so it cannot break out of the query.
+        if "'" in idempotency_key or "\\" in idempotency_key:  # it must not break out of the query
+            raise ValueError("an idempotency key with quotes cannot be searched for")
         query = f"metadata['basketpay_attempt']:'{idempotency_key}'"
         found: stripe.SearchResultObject[stripe.PaymentIntent] = await self._bounded(
             self._client.v1.payment_intents.search_async(params={"query": query})
@@ -91,4 +95,4 @@ class StripeApi:
         return list(found.data)
 
     async def close(self) -> None:
-        await self._http.close_async()
+        await self._http.close_async()  # type: ignore[no-untyped-call]  # the SDK leaves it unannotated
