@@ -31,6 +31,10 @@ def _bound_socket(host: str, port: int) -> socket.socket:
     """Bind now (port 0: the OS picks a free one) so the URL is known before serving."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it. Without it a response written in two parts waits
+    # for the client's delayed ACK: ~40 ms a request (asyncio sets it only on sockets
+    # it creates itself, and these are created here).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     return sock
 
