@@ -124,6 +124,11 @@ def sim(
     stripe_webhook_secret: str | None = typer.Option(None, envvar="BASKETPAY_SIM_STRIPE_WEBHOOK_SECRET"),
     adyen_webhook_url: str | None = typer.Option(None, help="Where the Adyen sandbox sends notifications."),
     adyen_hmac_key_hex: str | None = typer.Option(None, envvar="BASKETPAY_SIM_ADYEN_HMAC_KEY_HEX"),
+    stripe_faults: str | None = typer.Option(
+        None, envvar="BASKETPAY_SIM_STRIPE_FAULTS",
+        help='JSON, e.g. {"error_rate": 0.05, "reply_lost_rate": 0.2, "latency_ms": 20, "seed": 1}; '
+        "also settable live with POST /__sandbox/faults.",
+    ),
 ) -> None:
     """Run the Stripe- and Adyen-compatible sandbox processors; prints one JSON line with
     their base URLs. Any sk_test_ key works with the Stripe one, any X-API-Key with Adyen's."""
@@ -132,7 +137,10 @@ def sim(
     from basketpay.sandboxes.stripe_api import StripeSandboxConfig
 
     _setup_logging()
-    stripe = StripeSandboxConfig(webhook_url=stripe_webhook_url, webhook_secret=stripe_webhook_secret)
+    stripe = StripeSandboxConfig(
+        webhook_url=stripe_webhook_url, webhook_secret=stripe_webhook_secret,
+        faults=json.loads(stripe_faults) if stripe_faults else None,
+    )
     adyen = AdyenSandboxConfig(webhook_url=adyen_webhook_url)
     if adyen_hmac_key_hex:
         adyen = dataclasses.replace(adyen, hmac_key_hex=adyen_hmac_key_hex)

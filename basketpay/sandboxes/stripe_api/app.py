@@ -17,6 +17,7 @@ from starlette.routing import Route
 from basketpay.ids import new_id
 from basketpay.sandboxes.stripe_api import routes, search, webhooks
 from basketpay.sandboxes.stripe_api.errors import StripeApiError, authentication_failed, idempotency_mismatch
+from basketpay.sandboxes.stripe_api.faults import DroppedReply, Faults, faults_endpoint
 from basketpay.sandboxes.stripe_api.forms import parse_form
 from basketpay.sandboxes.stripe_api.handlers import Call, Handler, Result
 from basketpay.sandboxes.stripe_api.store import Store, StoredResponse, StripeSandboxConfig
@@ -41,19 +42,33 @@ def _response(status_code: int, body: bytes, request_id: str, extra: dict[str, s
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 
+def _api_error(status_code: int, message: str, request_id: str) -> Response:
+    body = StripeApiError(status_code, message, error_type="api_error").body()
+    return _response(status_code, json.dumps(body).encode(), request_id)
+
+
 class Sandbox:
     def __init__(self, config: StripeSandboxConfig) -> None:
         self.config = config
         self.store = Store(config)
         self.webhooks = webhooks.WebhookSender(config)
+        self.faults = Faults()
+        self.faults.update(config.faults or {})
 
     def endpoint(self, handler: Handler) -> Endpoint:
         async def run(request: Request) -> Response:
             request_id = new_id("req")
+            await self.faults.delay()
+            if self.faults.outage:
+                return _api_error(503, "Sandbox outage: every request fails until it ends.", request_id)
+            fault = self.faults.draw() if request.method == "POST" else None
+            if fault == "error":
+                return _api_error(500, "Sandbox fault: an internal error; nothing was done.", request_id)
             try:
-                return await self._handle(request, handler, request_id)
+                response = await self._handle(request, handler, request_id)
             except StripeApiError as error:
-                return _response(error.status_code, json.dumps(error.body()).encode(), request_id)
+                response = _response(error.status_code, json.dumps(error.body()).encode(), request_id)
+            return DroppedReply() if fault == "reply_lost" else response
         return run
 
     async def _handle(self, request: Request, handler: Handler, request_id: str) -> Response:
@@ -86,6 +101,18 @@ class Sandbox:
         return _response(result.status_code, encoded, request_id, {"Idempotency-Key": key} if key else None)
 
 
+async def _all_intents(request: Request) -> Response:
+    """Sandbox-only: every payment intent, for tests that compare the processor's books with basketpay's."""
+    sandbox: Sandbox = request.app.state.sandbox
+    async with sandbox.store.lock:
+        rows = [
+            {"id": i.id, "status": i.status, "amount": i.amount, "amount_received": i.amount_received,
+             "amount_capturable": i.amount_capturable, "amount_refunded": i.amount_refunded, "metadata": i.metadata}
+            for i in sandbox.store.intents.values()
+        ]
+    return Response(json.dumps(rows), media_type="application/json")
+
+
 async def _unrecognized_url(request: Request, exc: Exception) -> Response:
     message = f"Unrecognized request URL ({request.method}: {request.url.path})."
     return _response(404, json.dumps(StripeApiError(404, message).body()).encode(), new_id("req"))
@@ -116,6 +143,10 @@ def create_app(config: StripeSandboxConfig | None = None) -> Starlette:
         ("GET", "/v1/payment_methods/{id}", routes.get_payment_method),
     ]
     app_routes = [Route(path, sandbox.endpoint(handler), methods=[method]) for method, path, handler in table]
+    app_routes += [
+        Route("/__sandbox/faults", faults_endpoint, methods=["GET", "POST"]),
+        Route("/__sandbox/payment_intents", _all_intents, methods=["GET"]),
+    ]
     app = Starlette(routes=app_routes, lifespan=lifespan,
                     exception_handlers={404: _unrecognized_url, 405: _unrecognized_url})
     app.state.sandbox = sandbox  # for tests and `basketpay sim`: the store and the webhook sender

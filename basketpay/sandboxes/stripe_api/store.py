@@ -22,6 +22,7 @@ class StripeSandboxConfig:
     webhook_secret: str | None = None  # whsec_…
     webhook_timeout_ms: int = 5_000
     webhook_queue_max: int = 10_000  # events waiting to be delivered; more are dropped
+    faults: dict[str, Any] | None = None  # initial faults (faults.py); POST /__sandbox/faults changes them
 
 
 @dataclass(frozen=True, slots=True)

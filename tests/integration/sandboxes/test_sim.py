@@ -49,3 +49,19 @@ def test_ports_can_be_chosen() -> None:
         assert processes.urls == {"stripe": f"http://127.0.0.1:{stripe_port}", "adyen": f"http://127.0.0.1:{adyen_port}"}
     finally:
         processes.stop()
+
+
+def test_faults_from_the_command_line_and_the_admin_endpoint() -> None:
+    processes = SandboxProcesses(["--stripe-faults", '{"error_rate": 1.0}']).start()
+    try:
+        base = processes.urls["stripe"]
+        headers = {"Authorization": "Bearer sk_test_faults"}
+        failing = httpx.post(base + "/v1/payment_intents", data={"amount": 100, "currency": "usd"}, headers=headers)
+        assert failing.status_code == 500 and failing.json()["error"]["type"] == "api_error"
+        assert httpx.post(base + "/__sandbox/faults", json={"error_rate": 0}).json()["error_rate"] == 0
+        working = httpx.post(base + "/v1/payment_intents", data={"amount": 100, "currency": "usd"}, headers=headers)
+        assert working.status_code == 200
+        refused = httpx.post(base + "/__sandbox/faults", json={"error_rate": 2})
+        assert refused.status_code == 400
+    finally:
+        processes.stop()
