@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     )
     stripe_api_base: str = Field(default="https://api.stripe.com", description="Stripe, or a Stripe-compatible sandbox.")
     stripe_secret_key: SecretStr | None = Field(default=None, description="sk_test_… or sk_live_…; enables the Stripe connector.")
+    stripe_webhook_secret: SecretStr | None = Field(default=None, description="whsec_…; enables /v1/processor_webhooks/stripe.")
 
     log_level: str = "INFO"
     fault_crash_after_processor_call: bool = Field(

@@ -23,6 +23,7 @@ from basketpay.observability.metrics import render_metrics
 from basketpay.payments import api as payments_api
 from basketpay.payments.service import PaymentService
 from basketpay.payments.sweeper import Sweeper
+from basketpay.processor_events import api as processor_events_api
 from basketpay.settings import Settings, get_settings
 from basketpay.vault import api as vault_api
 from basketpay.vault.keyring import Keyring
@@ -61,7 +62,7 @@ def install_openapi_security(app: FastAPI) -> None:
                 "secretKey": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer sk_test_…`"}
             }
             for path, operations in schema["paths"].items():
-                if path.startswith("/v1/"):
+                if path.startswith("/v1/") and not path.startswith("/v1/processor_webhooks/"):
                     for operation in operations.values():
                         operation["security"] = [{"secretKey": []}]
             app.openapi_schema = schema
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
     install_error_handlers(app)
     app.include_router(payments_api.router)
     app.include_router(vault_api.router)
+    app.include_router(processor_events_api.router)
 
     install_openapi_security(app)
 

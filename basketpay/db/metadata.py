@@ -34,6 +34,7 @@ def import_all_tables() -> MetaData:
     from basketpay.merchants import tables as _merchants  # noqa: F401
     from basketpay.outbox import tables as _outbox  # noqa: F401
     from basketpay.payments import tables as _payments  # noqa: F401
+    from basketpay.processor_events import tables as _processor_events  # noqa: F401
     from basketpay.vault import tables as _vault  # noqa: F401
 
     return metadata

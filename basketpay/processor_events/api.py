@@ -1,0 +1,40 @@
+"""POST /v1/processor_webhooks/{connector}: where processors deliver their events.
+Authenticated by the processor's signature, not by an API key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from basketpay.api.dependencies import services
+from basketpay.api.errors import json_response
+from basketpay.connectors.stripe import webhooks as stripe_webhooks
+from basketpay.errors import InvalidRequest, NotFound
+from basketpay.payments.sweeper import Sweeper
+from basketpay.processor_events import service
+
+router = APIRouter(prefix="/v1/processor_webhooks", tags=["processor webhooks"])
+PAYLOAD_BYTES_MAX = 256 * 1024
+
+
+@router.post("/stripe", summary="Stripe events (Stripe-Signature verified)", responses={400: {"description": "Rejected"}})
+async def stripe_events(request: Request) -> Response:
+    container = services(request)
+    secret = container.settings.stripe_webhook_secret
+    if secret is None:
+        raise NotFound("Stripe webhooks are not configured.", code="webhooks_not_configured")
+    payload = await request.body()
+    if len(payload) > PAYLOAD_BYTES_MAX:
+        raise InvalidRequest("The delivery is too large.", code="webhook_rejected")
+    try:
+        event = stripe_webhooks.verify(payload, request.headers.get("stripe-signature"), secret.get_secret_value())
+    except stripe_webhooks.WebhookRejected as error:
+        raise InvalidRequest(f"Webhook rejected: {error}.", code="webhook_rejected") from error
+    body: dict[str, Any] = {"received": True, "duplicate": False}
+    if not await service.record(container.database, "stripe", event):
+        body["duplicate"] = True
+        return json_response(body, 200)
+    body["outcome"] = await service.resolve_pending(container.database, Sweeper(container.payments), "stripe", event)
+    return json_response(body, 200)
