@@ -16,6 +16,7 @@ from basketpay.sandboxes.adyen_api.config import AdyenSandboxConfig
 from basketpay.sandboxes.adyen_api.notifications import Notifier
 from basketpay.sandboxes.adyen_api.parsing import ValidationFailed, parse_modification, parse_payment
 from basketpay.sandboxes.adyen_api.payments import MODIFICATION_KINDS
+from basketpay.sandboxes.adyen_api.settlement import settlement_route
 from basketpay.sandboxes.adyen_api.store import Recorded, Store, fingerprint
 from basketpay.sandboxes.adyen_api.wire import (
     authorisation_notification,
@@ -129,6 +130,8 @@ def create_app(config: AdyenSandboxConfig | None = None) -> FastAPI:
             if payment is None:
                 return adyen_error(404, "000", f"No payment {psp_reference!r}", "validation")
             return JSONResponse(payment.snapshot())
+
+    app.add_api_route("/__sandbox/settlement", settlement_route(store, config.settlement_dir), methods=["POST"])
 
     @app.get("/__sandbox/notifications")
     async def notification_counts() -> JSONResponse:

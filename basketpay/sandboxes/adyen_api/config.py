@@ -3,7 +3,9 @@ and the bounds on everything it keeps in memory."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from basketpay.sandboxes.fees import AdyenFees
 
 # Adyen's own sample HMAC key from its API libraries' tests; a sandbox needs *a* key, and
 # using a public one makes it obvious that nothing signed with it is trustworthy.
@@ -22,3 +24,5 @@ class AdyenSandboxConfig:
     payments_max: int = 10_000
     idempotency_keys_max: int = 10_000
     modifications_per_payment_max: int = 100
+    fees: AdyenFees = field(default_factory=AdyenFees)
+    settlement_dir: str | None = None  # where POST /__sandbox/settlement writes the day's report

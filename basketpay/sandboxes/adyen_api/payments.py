@@ -48,6 +48,7 @@ class Payment:
     authorised_minor: int
     manual_capture: bool
     preauth: bool
+    funding: str = "credit"  # "debit" or "credit": interchange depends on it
     captured_minor: int = 0
     refunded_minor: int = 0
     cancelled: bool = False

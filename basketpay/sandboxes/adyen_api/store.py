@@ -5,6 +5,7 @@ idempotency check and the operation it guards are one atomic step."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import secrets
@@ -17,6 +18,8 @@ from basketpay.sandboxes.adyen_api.config import AdyenSandboxConfig
 from basketpay.sandboxes.adyen_api.parsing import ModificationRequest, PaymentRequest
 from basketpay.sandboxes.adyen_api.payments import Modification, ModificationKind, Payment, apply, refusal
 from basketpay.sandboxes.adyen_api.results import outcome_for
+from basketpay.sandboxes.adyen_api.settlement import JournalLine, modification_line, sale_line
+from basketpay.sandboxes.fees import card_funding
 from basketpay.vault.cards import card_brand
 
 PSP_REFERENCE_LENGTH = 16
@@ -45,6 +48,7 @@ class Store:
         self._config = config
         self._payments: OrderedDict[str, Payment] = OrderedDict()
         self._idempotency: OrderedDict[tuple[str, str], Recorded] = OrderedDict()
+        self.ledger: list[JournalLine] = []  # settlement.py: what moved money, with its fees
 
     def recorded(self, api_key: str, idempotency_key: str) -> Recorded | None:
         # Adyen scopes keys to the account; the API key stands in for the account here.
@@ -73,9 +77,12 @@ class Store:
             authorised_minor=request.amount.value if authorised else 0,
             manual_capture=request.manual_capture,
             preauth=request.preauth,
+            funding=card_funding(request.card_number),
         )
         if authorised and not request.manual_capture:
             payment.captured_minor = payment.authorised_minor
+            self.ledger.append(sale_line(self._config.fees, payment, payment.captured_minor, payment.psp_reference,
+                                         payment.merchant_reference, dt.datetime.now(dt.UTC)))
         payment.check()
         self._payments[payment.psp_reference] = payment
         while len(self._payments) > self._config.payments_max:
@@ -96,4 +103,6 @@ class Store:
             amount_minor=amount_minor, success=reason is None, reason=reason or "",
         )
         payment.modifications.append(modification)
+        if modification.success:
+            self.ledger.append(modification_line(self._config.fees, payment, modification, dt.datetime.now(dt.UTC)))
         return modification

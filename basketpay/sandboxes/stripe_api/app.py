@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from basketpay.ids import new_id
-from basketpay.sandboxes.stripe_api import routes, search, webhooks
+from basketpay.sandboxes.stripe_api import routes, search, settlement, webhooks
 from basketpay.sandboxes.stripe_api.errors import StripeApiError, authentication_failed, idempotency_mismatch
 from basketpay.sandboxes.stripe_api.faults import DroppedReply, Faults, faults_endpoint
 from basketpay.sandboxes.stripe_api.forms import parse_form
@@ -146,6 +146,7 @@ def create_app(config: StripeSandboxConfig | None = None) -> Starlette:
     app_routes += [
         Route("/__sandbox/faults", faults_endpoint, methods=["GET", "POST"]),
         Route("/__sandbox/payment_intents", _all_intents, methods=["GET"]),
+        Route("/__sandbox/settlement", settlement.settlement_endpoint, methods=["POST"]),
     ]
     app = Starlette(routes=app_routes, lifespan=lifespan,
                     exception_handlers={404: _unrecognized_url, 405: _unrecognized_url})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from basketpay.ids import new_id
 from basketpay.money import CURRENCY_EXPONENTS
-from basketpay.sandboxes.stripe_api import cards, intents, refunds
+from basketpay.sandboxes.stripe_api import cards, intents, refunds, settlement
 from basketpay.sandboxes.stripe_api.errors import invalid_param
 from basketpay.sandboxes.stripe_api.forms import read_bool, read_int, read_str
 from basketpay.sandboxes.stripe_api.handlers import (
@@ -28,6 +28,8 @@ def _intent_result(intent: PaymentIntent, events: list[str]) -> Result:
 
 def _confirm(call: Call, intent: PaymentIntent) -> Result:
     events, declined = intents.confirm(intent)
+    if intent.status == "succeeded":  # captured automatically on confirm
+        settlement.record_capture(call.store, intent, intent.amount_received, True, call.now)
     result = _intent_result(intent, events)
     if declined is not None:
         result.status_code, result.body = declined.status_code, declined.body()
@@ -81,7 +83,11 @@ def capture_intent(call: Call) -> Result:
     intent = call.store.intent(call.path["id"])
     amount = read_int(call.params, "amount_to_capture")
     final_capture = read_bool(call.params, "final_capture", default=True)
-    return _intent_result(intent, intents.capture(intent, amount, final_capture))
+    received_before = intent.amount_received
+    events = intents.capture(intent, amount, final_capture)
+    settlement.record_capture(call.store, intent, intent.amount_received - received_before, received_before == 0,
+                              call.now)
+    return _intent_result(intent, events)
 
 
 def increment_intent(call: Call) -> Result:
@@ -103,6 +109,7 @@ def create_refund(call: Call) -> Result:
     reason = read_str(call.params, "reason", choices=refunds.REFUND_REASONS)
     refund = refunds.refund(intent, amount, reason, read_metadata(call.params), call.now)
     call.store.add_refund(refund)
+    settlement.record_refund(call.store, intent, refund)
     return Result(200, refund, [("charge.refunded", refunds.charge_json(intent, call.now))])
 
 

@@ -8,9 +8,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from basketpay.sandboxes.fees import StripeFees
 from basketpay.sandboxes.stripe_api.cards import PaymentMethod
 from basketpay.sandboxes.stripe_api.errors import StripeApiError, resource_missing
 from basketpay.sandboxes.stripe_api.intents import PaymentIntent
+from basketpay.sandboxes.stripe_api.settlement import BalanceTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class StripeSandboxConfig:
     webhook_timeout_ms: int = 5_000
     webhook_queue_max: int = 10_000  # events waiting to be delivered; more are dropped
     faults: dict[str, Any] | None = None  # initial faults (faults.py); POST /__sandbox/faults changes them
+    fees: StripeFees = field(default_factory=StripeFees)
+    settlement_dir: str | None = None  # where POST /__sandbox/settlement writes the day's files
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class Store:
     intents: dict[str, PaymentIntent] = field(default_factory=dict)
     methods: dict[str, PaymentMethod] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ledger: list[BalanceTransaction] = field(default_factory=list)  # settlement.py; one per capture or refund
     responses: OrderedDict[tuple[str, str], StoredResponse] = field(default_factory=OrderedDict)
 
     def _check_room(self) -> None:
