@@ -57,12 +57,16 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 256-bit key-encryption key. Unset: one is generated in `data_dir`.",
     )
-    default_connector: Literal["sandbox", "stripe"] = Field(
+    default_connector: Literal["sandbox", "stripe", "adyen"] = Field(
         default="sandbox", description="The processor new payment intents go to."
     )
     stripe_api_base: str = Field(default="https://api.stripe.com", description="Stripe, or a Stripe-compatible sandbox.")
     stripe_secret_key: SecretStr | None = Field(default=None, description="sk_test_… or sk_live_…; enables the Stripe connector.")
     stripe_webhook_secret: SecretStr | None = Field(default=None, description="whsec_…; enables /v1/processor_webhooks/stripe.")
+    adyen_api_base: str = Field(default="https://checkout-test.adyen.com", description="Adyen Checkout, or the sandbox.")
+    adyen_api_key: SecretStr | None = Field(default=None, description="X-API-Key; enables the Adyen connector.")
+    adyen_merchant_account: str = Field(default="BasketpayTest", description="The Adyen merchant account.")
+    adyen_hmac_key_hex: SecretStr | None = Field(default=None, description="Notification HMAC key (hex).")
 
     log_level: str = "INFO"
     fault_crash_after_processor_call: bool = Field(
@@ -75,6 +79,9 @@ class Settings(BaseSettings):
     def _default_connector_is_configured(self) -> Settings:
         if self.default_connector == "stripe" and self.stripe_secret_key is None:
             raise ValueError("BASKETPAY_DEFAULT_CONNECTOR=stripe needs BASKETPAY_STRIPE_SECRET_KEY")
+        if self.default_connector == "adyen" and (self.adyen_api_key is None or self.adyen_hmac_key_hex is None):
+            # Adyen confirms captures, refunds and voids only by notification.
+            raise ValueError("BASKETPAY_DEFAULT_CONNECTOR=adyen needs BASKETPAY_ADYEN_API_KEY and BASKETPAY_ADYEN_HMAC_KEY_HEX")
         return self
 
     @model_validator(mode="after")

@@ -66,18 +66,19 @@ class Connector(Protocol):
         merchant_reference: str,
     ) -> ProcessorResult: ...
 
+    # Modifications carry the currency too: some processors (Adyen) want it with every amount.
     async def capture(
-        self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool
+        self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool, currency: str
     ) -> ProcessorResult: ...
 
     async def increment_authorization(
-        self, *, idempotency_key: str, processor_reference: str, amount_total: int
+        self, *, idempotency_key: str, processor_reference: str, amount_total: int, currency: str
     ) -> ProcessorResult: ...
 
     async def void(self, *, idempotency_key: str, processor_reference: str) -> ProcessorResult: ...
 
     async def refund(
-        self, *, idempotency_key: str, processor_reference: str, amount: int
+        self, *, idempotency_key: str, processor_reference: str, amount: int, currency: str
     ) -> ProcessorResult: ...
 
     async def inquire(self, attempt: AttemptView) -> ProcessorResult | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from basketpay.connectors.adyen import AdyenConnector
 from basketpay.connectors.base import Connector
 from basketpay.connectors.sandbox import SandboxConnector
 from basketpay.connectors.stripe import StripeConnector
@@ -27,5 +28,10 @@ def build_registry(database: Database, settings: Settings) -> ConnectorRegistry:
     if settings.stripe_secret_key is not None:
         connectors["stripe"] = StripeConnector(
             settings.stripe_api_base, settings.stripe_secret_key.get_secret_value(), settings.processor_timeout_ms
+        )
+    if settings.adyen_api_key is not None:
+        connectors["adyen"] = AdyenConnector(
+            settings.adyen_api_base, settings.adyen_api_key.get_secret_value(), settings.adyen_merchant_account,
+            settings.processor_timeout_ms,
         )
     return ConnectorRegistry(connectors, default=settings.default_connector)

@@ -207,12 +207,16 @@ class PhaseRunner:
             ),
             "capture": lambda: connector.capture(
                 idempotency_key=key, processor_reference=reference, amount=attempt.amount, final=attempt.final_capture,
+                currency=attempt.currency,
             ),
             "increment_authorization": lambda: connector.increment_authorization(
-                idempotency_key=key, processor_reference=reference, amount_total=attempt.amount
+                idempotency_key=key, processor_reference=reference, amount_total=attempt.amount,
+                currency=attempt.currency,
             ),
             "void": lambda: connector.void(idempotency_key=key, processor_reference=reference),
-            "refund": lambda: connector.refund(idempotency_key=key, processor_reference=reference, amount=attempt.amount),
+            "refund": lambda: connector.refund(
+                idempotency_key=key, processor_reference=reference, amount=attempt.amount, currency=attempt.currency
+            ),
         }
         call = calls["authorize" if attempt.operation == "sale" else attempt.operation]
         try:

@@ -97,10 +97,20 @@ class Sweeper:
         log.info("sweeper_resolved", attempt_id=attempt_id, outcome=outcome)
         return outcome
 
-    async def _settle(self, connection: AsyncConnection[Any], stale: Any, result: ProcessorResult | None) -> str:
+    async def apply_answer(self, attempt_id: str, result: ProcessorResult) -> str:
+        """A definitive answer the processor pushed (a notification): applied at once, lease
+        or not: a request still holding the key only waits for an answer it did not get."""
+        async with self._runner.database.connection() as connection:
+            attempt = await repository.load_attempt(connection, attempt_id)
+        async with self._runner.database.transaction() as connection:
+            return await self._settle(connection, attempt, result, respect_lease=False)
+
+    async def _settle(
+        self, connection: AsyncConnection[Any], stale: Any, result: ProcessorResult | None, respect_lease: bool = True
+    ) -> str:
         intent = await repository.load_intent(connection, stale.merchant_id, stale.payment_intent_id, for_update=True)
         attempt = await repository.load_attempt(connection, stale.id, for_update=True)
-        if attempt.status != "pending" or await keys.lease_held(connection, attempt):
+        if attempt.status != "pending" or (respect_lease and await keys.lease_held(connection, attempt)):
             return "skipped"  # resolved meanwhile, or a retry with the key holds it now
         if result is None:
             await self._not_processed(connection, attempt, intent)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from basketpay.api.dependencies import services
 from basketpay.api.errors import json_response
+from basketpay.connectors.adyen import webhooks as adyen_webhooks
 from basketpay.connectors.stripe import webhooks as stripe_webhooks
 from basketpay.errors import InvalidRequest, NotFound
 from basketpay.payments.sweeper import Sweeper
@@ -17,6 +19,27 @@ from basketpay.processor_events import service
 
 router = APIRouter(prefix="/v1/processor_webhooks", tags=["processor webhooks"])
 PAYLOAD_BYTES_MAX = 256 * 1024
+
+
+@router.post("/adyen", summary="Adyen notifications (HMAC verified)", responses={400: {"description": "Rejected"}})
+async def adyen_notifications(request: Request) -> Response:
+    container = services(request)
+    key = container.settings.adyen_hmac_key_hex
+    if key is None:
+        raise NotFound("Adyen notifications are not configured.", code="webhooks_not_configured")
+    payload = await request.body()
+    try:
+        if len(payload) > PAYLOAD_BYTES_MAX:
+            raise adyen_webhooks.NotificationRejected("the delivery is too large")
+        notifications = adyen_webhooks.parse(orjson.loads(payload), key.get_secret_value())
+    except (orjson.JSONDecodeError, adyen_webhooks.NotificationRejected) as error:
+        raise InvalidRequest(f"Notification rejected: {error}.", code="webhook_rejected") from error
+    sweeper = Sweeper(container.payments)
+    for notification in notifications:
+        if await service.record(container.database, "adyen", notification):
+            await service.apply_answer(container.database, sweeper, "adyen", notification)
+    # Adyen retries a delivery until it reads exactly this.
+    return Response("[accepted]", media_type="text/plain")
 
 
 @router.post("/stripe", summary="Stripe events (Stripe-Signature verified)", responses={400: {"description": "Rejected"}})

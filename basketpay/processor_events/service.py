@@ -37,6 +37,30 @@ async def record(database: Database, connector: str, event: Any) -> bool:
         return await (await connection.execute(_RECORD, params)).fetchone() is not None
 
 
+_ATTEMPT_BY_KEY = "SELECT id FROM payment_attempts WHERE processor_idempotency_key = %(key)s"
+
+
+async def apply_answer(database: Database, sweeper: Sweeper, connector: str, notification: Any) -> str:
+    """A notification that carries the processor's answer to one attempt (Adyen)."""
+    result = notification.result()
+    async with database.connection() as connection:
+        row = await (await connection.execute(_ATTEMPT_BY_KEY, {"key": notification.attempt_key})).fetchone()
+    if result is None:
+        outcome = "ignored"
+    elif row is None:
+        outcome = "no_such_attempt"
+    else:
+        outcome = await sweeper.apply_answer(row.id, result)
+    await _set_outcome(database, connector, notification.event_id, outcome)
+    return outcome
+
+
+async def _set_outcome(database: Database, connector: str, event_id: str, outcome: str) -> None:
+    async with database.connection() as connection:
+        await connection.execute(_OUTCOME, {"outcome": outcome, "connector": connector, "event_id": event_id})
+    log.info("processor_event", connector=connector, event_id=event_id, outcome=outcome)
+
+
 async def resolve_pending(database: Database, sweeper: Sweeper, connector: str, event: Any) -> str:
     if event.payment_intent_id is None:
         outcome = "ignored"
@@ -45,7 +69,5 @@ async def resolve_pending(database: Database, sweeper: Sweeper, connector: str, 
             rows = await (await connection.execute(_PENDING, {"intent": event.payment_intent_id})).fetchall()
         outcomes = [await sweeper.resolve(row.id) for row in rows]
         outcome = ",".join(outcomes) or "nothing_pending"
-    async with database.connection() as connection:
-        await connection.execute(_OUTCOME, {"outcome": outcome, "connector": connector, "event_id": event.event_id})
-    log.info("processor_event", connector=connector, type=event.type, outcome=outcome)
+    await _set_outcome(database, connector, event.event_id, outcome)
     return outcome

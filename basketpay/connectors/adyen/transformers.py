@@ -86,6 +86,11 @@ def _declined(decline_code: str, reference: str, amount: int) -> ProcessorResult
                            decline.message)
 
 
+def decline_result(refusal_reason: str | None, refusal_reason_raw: str | None, reference: str, amount: int) -> ProcessorResult:
+    """A refusal as basketpay's decline (from a /payments answer or an AUTHORISATION notification)."""
+    return _declined(decline_code_for(refusal_reason, refusal_reason_raw), reference, amount)
+
+
 def authorization(body: Mapping[str, Any], amount: int, currency: str, request_reference: str) -> ProcessorResult:
     reference, result_code = _text(body, "pspReference"), _text(body, "resultCode")
     if reference is None or _conflicts(body, amount, currency, request_reference):

@@ -135,7 +135,9 @@ class SandboxConnector:
                   "refunded": row.amount_refunded}
         return {**values, **changes}
 
-    async def capture(self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool) -> ProcessorResult:
+    async def capture(
+        self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool, currency: str | None = None
+    ) -> ProcessorResult:
         def decide(charge: Any) -> tuple[ProcessorResult, dict[str, Any]]:
             remaining = charge.amount_authorized - charge.amount_captured
             if charge.status != "authorized":
@@ -149,7 +151,7 @@ class SandboxConnector:
         return await self._modify(idempotency_key, "capture", processor_reference, decide)
 
     async def increment_authorization(
-        self, *, idempotency_key: str, processor_reference: str, amount_total: int
+        self, *, idempotency_key: str, processor_reference: str, amount_total: int, currency: str | None = None
     ) -> ProcessorResult:
         def decide(charge: Any) -> tuple[ProcessorResult, dict[str, Any]]:
             if charge.status != "authorized":
@@ -169,7 +171,9 @@ class SandboxConnector:
 
         return await self._modify(idempotency_key, "void", processor_reference, decide)
 
-    async def refund(self, *, idempotency_key: str, processor_reference: str, amount: int) -> ProcessorResult:
+    async def refund(
+        self, *, idempotency_key: str, processor_reference: str, amount: int, currency: str | None = None
+    ) -> ProcessorResult:
         def decide(charge: Any) -> tuple[ProcessorResult, dict[str, Any]]:
             if amount > charge.amount_captured - charge.amount_refunded:
                 return _failed("amount_too_large", "Refund exceeds the captured amount.")

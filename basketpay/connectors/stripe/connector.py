@@ -69,13 +69,14 @@ class StripeConnector:
         return await self._call(request, lambda intent: transformers.authorization(intent.to_dict(), amount))
 
     async def capture(
-        self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool
+        self, *, idempotency_key: str, processor_reference: str, amount: int, final: bool,
+        currency: str | None = None,  # unused: the authorization fixed it
     ) -> ProcessorResult:
         request = self._api.capture(idempotency_key, processor_reference, amount, final)
         return await self._call(request, lambda intent: transformers.capture(intent.to_dict(), amount, final))
 
     async def increment_authorization(
-        self, *, idempotency_key: str, processor_reference: str, amount_total: int
+        self, *, idempotency_key: str, processor_reference: str, amount_total: int, currency: str | None = None
     ) -> ProcessorResult:
         request = self._api.increment(idempotency_key, processor_reference, amount_total)
         return await self._call(request, lambda intent: transformers.increment(intent.to_dict(), amount_total))
@@ -84,7 +85,9 @@ class StripeConnector:
         request = self._api.cancel(idempotency_key, processor_reference)
         return await self._call(request, lambda intent: transformers.void(intent.to_dict()))
 
-    async def refund(self, *, idempotency_key: str, processor_reference: str, amount: int) -> ProcessorResult:
+    async def refund(
+        self, *, idempotency_key: str, processor_reference: str, amount: int, currency: str | None = None
+    ) -> ProcessorResult:
         request = self._api.refund(idempotency_key, processor_reference, amount)
         return await self._call(request, lambda found: transformers.refund(found.to_dict(), processor_reference, amount))
 

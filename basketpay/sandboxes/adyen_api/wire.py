@@ -55,9 +55,12 @@ def authorisation_notification(payment: Payment, hmac_key_hex: str) -> dict[str,
 def modification_notification(payment: Payment, modification: Modification, hmac_key_hex: str) -> dict[str, Any]:
     # A cancellation carries no amount of its own; Adyen reports the payment's amount.
     value = payment.authorised_minor if modification.amount_minor is None else modification.amount_minor
+    # merchantReference is the reference the merchant gave the modification request (the
+    # payment's own when it gave none): how the merchant finds what the notification answers.
     return notification_item(
         event_code=EVENT_CODES[modification.kind], success=modification.success,
         psp_reference=modification.psp_reference, original_reference=payment.psp_reference,
-        merchant_account=payment.merchant_account, merchant_reference=payment.merchant_reference,
+        merchant_account=payment.merchant_account,
+        merchant_reference=modification.reference or payment.merchant_reference,
         amount=_amount(value, payment.currency), reason=modification.reason, hmac_key_hex=hmac_key_hex,
     )
