@@ -151,12 +151,15 @@ def sim(
 def demo(
     payments: int = typer.Option(120, min=10, help="How many payments to run."),
     concurrency: int = typer.Option(8, min=1, max=64),
+    connector: str = typer.Option("sandbox", help="sandbox (in process) or stripe (the Stripe connector against basketpay sim)."),
 ) -> None:
     """Start everything needed and run a realistic batch of payments through the HTTP API."""
     from basketpay.demo.run import run_demo
 
+    if connector not in ("sandbox", "stripe"):
+        raise typer.BadParameter("choose sandbox or stripe", param_hint="--connector")
     os.environ.setdefault("BASKETPAY_LOG_LEVEL", "WARNING")
-    raise typer.Exit(run_demo(payments, concurrency))
+    raise typer.Exit(run_demo(payments, concurrency, connector))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from basketpay.demo.plan import PlannedPayment, build_plan
 from basketpay.demo.report import Tally, print_report
 from basketpay.demo.scenarios import SCENARIOS
 from basketpay.merchants.service import create_merchant
+from basketpay.sandboxes.runner import SandboxProcesses
 from basketpay.server import ServerProcess
 from basketpay.settings import Settings, get_settings
 
@@ -39,11 +40,12 @@ class StartupFailed(Exception):
     """The database, the merchant or the API server could not be set up."""
 
 
-def run_demo(payments: int, concurrency: int) -> int:
-    """Run `payments` payments with `concurrency` workers; 0 if every scenario behaved as expected."""
+def run_demo(payments: int, concurrency: int, connector: str = "sandbox") -> int:
+    """Run `payments` payments with `concurrency` workers; 0 if every scenario behaved as expected.
+    connector "stripe": through the Stripe connector, against `basketpay sim` started for the run."""
     console = Console()
     try:
-        with demo_server(console) as (server, secret_key):
+        with demo_server(console, connector) as (server, secret_key):
             plan = build_plan(payments)
             tally, client, elapsed_seconds = asyncio.run(
                 run_batch(server.base_url, secret_key, plan, concurrency, console)
@@ -56,30 +58,40 @@ def run_demo(payments: int, concurrency: int) -> int:
 
 
 @contextmanager
-def demo_server(console: Console) -> Iterator[tuple[ServerProcess, str]]:
-    """A migrated database, a new `demo` merchant's secret key, and an API server that is
-    stopped however the batch ends."""
+def demo_server(console: Console, connector: str = "sandbox") -> Iterator[tuple[ServerProcess, str]]:
+    """A migrated database, a new `demo` merchant's secret key, and an API server (and, for
+    the Stripe connector, the sandbox processors) stopped however the batch ends."""
     settings = get_settings()
     server: ServerProcess | None = None
+    sandboxes: SandboxProcesses | None = None
     try:
         with console.status("Starting PostgreSQL and the API server…"):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             url = migrate(settings)
             secret_key = demo_merchant_key(settings)
             env = {"BASKETPAY_LOG_LEVEL": "WARNING", "BASKETPAY_DATA_DIR": str(settings.data_dir)}
+            if connector == "stripe":
+                sandboxes = SandboxProcesses().start()
+                env.update({"BASKETPAY_DEFAULT_CONNECTOR": "stripe", "BASKETPAY_STRIPE_SECRET_KEY": "sk_test_demo",
+                            "BASKETPAY_STRIPE_API_BASE": sandboxes.urls["stripe"]})
             server = ServerProcess(url, env=env, log_path=settings.data_dir / "demo-server.log")
             server.start()
     except (OSError, RuntimeError, SQLAlchemyError) as error:
-        if server is not None:
-            server.stop()
+        for process in (server, sandboxes):
+            if process is not None:
+                process.stop()
         raise StartupFailed(f"{type(error).__name__}: {error}") from error
     database = make_url(url).render_as_string(hide_password=True)
     console.print(f"Database: {database}", highlight=False, soft_wrap=True)
     console.print(f"API server: {server.base_url} (log in {server.log_path})", highlight=False, soft_wrap=True)
+    if sandboxes is not None:
+        console.print(f"Processor: the Stripe connector → {sandboxes.urls['stripe']}", highlight=False)
     try:
         yield server, secret_key
     finally:
         server.stop()
+        if sandboxes is not None:
+            sandboxes.stop()
 
 
 def demo_merchant_key(settings: Settings) -> str:

@@ -16,14 +16,15 @@ from basketpay.demo.run import run_demo, run_one
 from basketpay.settings import get_settings
 
 
+@pytest.mark.parametrize("connector", ["sandbox", "stripe"])
 def test_demo_runs_every_scenario_as_expected(
-    database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch, connector: str
 ) -> None:
     monkeypatch.setenv("BASKETPAY_DATABASE_URL", database_url)
     monkeypatch.setenv("BASKETPAY_DATA_DIR", str(data_dir))
     get_settings.cache_clear()
     try:
-        assert run_demo(30, 4) == 0
+        assert run_demo(30, 4, connector) == 0
     finally:
         get_settings.cache_clear()
 
