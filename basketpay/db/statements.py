@@ -88,7 +88,6 @@ class WriteBatch:
     def __init__(self) -> None:
         self._shape: list[tuple[Any, ...]] = []
         self._params: dict[str, Any] = {}
-        self._guards = 0
 
     def _bind(self, table: Table, values: Mapping[str, Any]) -> None:
         params = self._params
@@ -98,14 +97,12 @@ class WriteBatch:
     def guard_insert(self, table: Table, values: Mapping[str, Any], conflict_columns: Sequence[str]) -> WriteBatch:
         self._shape.append(("guard_insert", table, tuple(values), tuple(conflict_columns)))
         self._bind(table, values)
-        self._guards += 1
         return self
 
     def guard_update(self, table: Table, values: Mapping[str, Any], where: Mapping[str, Any]) -> WriteBatch:
         self._shape.append(("guard_update", table, tuple(values), tuple(where)))
         self._bind(table, values)
         self._bind(table, where)
-        self._guards += 1
         return self
 
     def then_insert(self, table: Table, values: Mapping[str, Any]) -> WriteBatch:
@@ -133,10 +130,6 @@ class WriteBatch:
     def statement(self) -> tuple[str, dict[str, Any]]:
         invariant(bool(self._shape), "an empty batch writes nothing")
         return _batch_sql(tuple(self._shape)), self._params
-
-    @property
-    def guard_count(self) -> int:
-        return self._guards
 
 
 @lru_cache(maxsize=STATEMENT_SHAPES_MAX)

@@ -72,12 +72,6 @@ async def load_intent_for_operation(
     return intent_from_row(row)
 
 
-async def insert_intent(connection: AsyncConnection[Any], intent: PaymentIntent) -> None:
-    intent.version = 1
-    values = sql.adapt(payment_intents, new_intent_values(intent))
-    await connection.execute(sql.insert_sql(payment_intents, tuple(values)), values)
-
-
 async def save_intent(connection: AsyncConnection[Any], intent: PaymentIntent) -> None:
     values = {**intent_values(intent), "version": intent.version + 1}
     query = sql.update_sql(payment_intents, tuple(values), ("id", "version"))
