@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     processor_timeout_ms: int = Field(default=10_000, ge=1)
     sweeper_interval_seconds: float = Field(default=5.0, gt=0)
     sweeper_batch_size_max: int = Field(default=100, ge=1)
+    inquiry_backoff_base_seconds: float = Field(
+        default=5.0, gt=0, description="Wait before asking the processor again about an unknown outcome; doubles each time."
+    )
+    inquiry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
 
     rate_limit_requests_per_second: float = Field(default=2000.0, gt=0)
     rate_limit_burst_max: int = Field(default=4000, ge=1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,12 @@ SELECT attempt.id FROM payment_attempts attempt
 LEFT JOIN idempotency_keys k ON k.merchant_id = attempt.merchant_id AND k.key = attempt.idempotency_key
 WHERE attempt.status = 'pending' AND attempt.created_at < now() - %(lease)s
   AND (k.locked_until IS NULL OR k.locked_until < now())
+  AND (attempt.next_inquiry_at IS NULL OR attempt.next_inquiry_at <= now())
 ORDER BY attempt.created_at LIMIT %(limit)s"""
+_BACK_OFF = """
+UPDATE payment_attempts SET inquiries = inquiries + 1, next_inquiry_at = now() + %(delay)s
+WHERE id = %(id)s AND status = 'pending'"""
+BACKOFF_DOUBLINGS_MAX = 20  # 2**20 times the base is past any sensible maximum already
 
 
 @dataclass(slots=True)
@@ -89,13 +95,22 @@ class Sweeper:
             result = await connector.inquire(attempt_view(attempt))
         except Exception as error:
             log.warning("sweeper_inquiry_failed", attempt_id=attempt_id, error=type(error).__name__)
-            return "still_unknown"
+            result = ProcessorResult(Outcome.UNKNOWN)
         if result is not None and result.outcome is Outcome.UNKNOWN:
+            await self._back_off(attempt)
             return "still_unknown"
         async with self._runner.database.transaction() as connection:
             outcome = await self._settle(connection, attempt, result)
         log.info("sweeper_resolved", attempt_id=attempt_id, outcome=outcome)
         return outcome
+
+    async def _back_off(self, attempt: Any) -> None:
+        """Ask again later, twice as late each time (with jitter, so attempts that went
+        unknown together do not come back together), never later than the maximum."""
+        base, ceiling = self._settings.inquiry_backoff_base_seconds, self._settings.inquiry_backoff_max_seconds
+        delay = min(base * 2 ** min(attempt.inquiries, BACKOFF_DOUBLINGS_MAX), ceiling) * random.uniform(0.8, 1.2)
+        async with self._runner.database.connection() as connection:
+            await connection.execute(_BACK_OFF, {"id": attempt.id, "delay": dt.timedelta(seconds=delay)})
 
     async def apply_answer(self, attempt_id: str, result: ProcessorResult) -> str:
         """A definitive answer the processor pushed (a notification): applied at once, lease

@@ -105,6 +105,9 @@ payment_attempts = Table(
     Column("decline_code", Text),
     Column("error_message", Text),
     Column("latency_ms", Integer),
+    # How often the sweeper asked the processor in vain, and when it may ask again.
+    Column("inquiries", Integer, nullable=False, server_default=text("0")),
+    Column("next_inquiry_at", DateTime(timezone=True)),
     created_at_column(),
     Column("completed_at", DateTime(timezone=True)),
     _status_check("operation", ATTEMPT_OPERATIONS, "operation_known"),

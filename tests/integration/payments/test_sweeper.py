@@ -99,3 +99,45 @@ def test_a_call_that_never_arrived_is_undone(settings, merchant, payment_method)
     assert outcome["key_left"] == 0  # dropped: a retry with the key starts afresh
 
 
+
+
+class SilentConnector(LosingConnector):
+    """The processor never has an answer: every inquiry is UNKNOWN, and counted."""
+
+    def __init__(self, real: Connector) -> None:
+        super().__init__(real, reach_processor=True)
+        self.inquiries = 0
+
+    async def inquire(self, attempt: Any) -> Any:
+        from basketpay.connectors.base import Outcome, ProcessorResult
+
+        self.inquiries += 1
+        return ProcessorResult(Outcome.UNKNOWN)
+
+
+def test_unanswered_inquiries_back_off(settings, merchant, payment_method) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> tuple[int, int, Any]:
+        container = await build_services(replace_lease(settings).model_copy(update={"inquiry_backoff_base_seconds": 60.0}))
+        payments = container.payments
+        silent = SilentConnector(payments.connectors.get("sandbox"))
+        payments.connectors = ConnectorRegistry({"sandbox": silent}, "sandbox")  # type: ignore[dict-item]
+        try:
+            create = PaymentIntentCreate(amount=900, currency="usd", capture_method="manual", payment_method=payment_method)
+            context = RequestContext(merchant[0], None, "POST", "/v1/payment_intents", create.model_dump(mode="json"))
+            intent = orjson.loads((await payments.create(context, create)).body)
+            confirm = RequestContext(merchant[0], "silent", "POST", f"/v1/payment_intents/{intent['id']}/confirm", {})
+            await payments.confirm(confirm, intent["id"], PaymentIntentConfirm())
+            await asyncio.sleep(0.3)
+            first = await Sweeper(payments).sweep_once()
+            second = await Sweeper(payments).sweep_once()  # too early to ask again
+            async with container.database.connection() as connection:
+                row = await (await connection.execute(
+                    "SELECT inquiries, next_inquiry_at - now() AS wait FROM payment_attempts WHERE payment_intent_id = %s",
+                    (intent["id"],))).fetchone()
+            return first.still_unknown + second.still_unknown, silent.inquiries, row
+        finally:
+            await container.database.close()
+
+    unknown, inquiries, row = asyncio.run(scenario())
+    assert (unknown, inquiries) == (1, 1)
+    assert row.inquiries == 1 and 40 < row.wait.total_seconds() < 80  # 60 s, give or take the jitter
