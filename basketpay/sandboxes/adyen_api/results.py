@@ -1,5 +1,6 @@
-"""What a test card number does at Adyen: the one table from the shared sandbox test cards'
-Stripe-style decline codes to Adyen's resultCode, refusalReason and refusalReasonCode
+"""What a card number does at Adyen: the one table from the shared Stripe-style decline codes
+(of the sandbox test cards and of the behaviour model, which answers for every other card)
+to Adyen's resultCode, refusalReason and refusalReasonCode
 (https://docs.adyen.com/development-resources/refusal-reasons)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from basketpay.connectors.sandbox.cards import decline_for
+from basketpay.sandboxes.behaviour import Behaviour, card_bin, has_fixed_outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +35,21 @@ REFUSALS: dict[str, Outcome] = {
     "expired_card": Outcome("Refused", "Expired Card", "6", "54 : Expired card"),
     "incorrect_cvc": Outcome("Refused", "CVC Declined", "24", "N7 : Decline for CVV2 failure"),
     "processing_error": Outcome("Error", "Acquirer Error", "4", "96 : System malfunction"),
+    # Soft declines of the behaviour model: a retry, later or elsewhere, may be approved.
+    "do_not_honor": Outcome("Refused", "Declined Non Generic", "27", "05 : Do not honor"),
+    "try_again_later": Outcome("Refused", "Declined Non Generic", "27", "19 : Re-enter transaction"),
+    "issuer_not_available": Outcome("Refused", "Issuer Unavailable", "9", "91 : Issuer or switch inoperative"),
 }
 
 EXPIRED = REFUSALS["expired_card"]
 
 
-def outcome_for(card_number: str, expired: bool) -> Outcome:
+def outcome_for(card_number: str, expired: bool, behaviour: Behaviour) -> Outcome:
     decline = decline_for(card_number)
     if decline is not None:
         return REFUSALS[decline.decline_code]
     # A past expiry date is refused by the issuer, not rejected as invalid input, at Adyen.
-    return EXPIRED if expired else AUTHORISED
+    if expired or has_fixed_outcome(card_number):
+        return EXPIRED if expired else AUTHORISED
+    code = behaviour.decide(card_bin(card_number))
+    return AUTHORISED if code is None else REFUSALS[code]

@@ -19,6 +19,7 @@ from basketpay.sandboxes.adyen_api.parsing import ModificationRequest, PaymentRe
 from basketpay.sandboxes.adyen_api.payments import Modification, ModificationKind, Payment, apply, refusal
 from basketpay.sandboxes.adyen_api.results import outcome_for
 from basketpay.sandboxes.adyen_api.settlement import JournalLine, modification_line, sale_line
+from basketpay.sandboxes.behaviour import behaviour_from_config
 from basketpay.sandboxes.fees import card_funding
 from basketpay.vault.cards import card_brand
 
@@ -49,6 +50,8 @@ class Store:
         self._payments: OrderedDict[str, Payment] = OrderedDict()
         self._idempotency: OrderedDict[tuple[str, str], Recorded] = OrderedDict()
         self.ledger: list[JournalLine] = []  # settlement.py: what moved money, with its fees
+        # behaviour.py: answers for cards that are not test cards; set_behaviour(store, …) replaces it.
+        self.behaviour = behaviour_from_config(config)
 
     def recorded(self, api_key: str, idempotency_key: str) -> Recorded | None:
         # Adyen scopes keys to the account; the API key stands in for the account here.
@@ -63,7 +66,7 @@ class Store:
         return self._payments.get(psp_reference)
 
     def authorise(self, request: PaymentRequest) -> Payment:
-        outcome = outcome_for(request.card_number, request.expired)
+        outcome = outcome_for(request.card_number, request.expired, self.behaviour)
         authorised = outcome.authorised
         payment = Payment(
             psp_reference=new_psp_reference(),

@@ -1,7 +1,9 @@
 """Payment methods in the sandbox: Stripe's `pm_card_*` test ids and raw card data.
 
 The full card number is looked at once, to validate it and to find its test-card
-outcome, then dropped: a stored payment method keeps only brand, last4 and expiry.
+outcome, then dropped: a stored payment method keeps only brand, BIN, last4 and expiry.
+A card without a fixed outcome is answered at each confirmation by the sandbox's
+behaviour model (sandboxes/behaviour.py).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from basketpay.connectors.sandbox.cards import Decline, decline_for
+from basketpay.connectors.sandbox.cards import DECLINES, Decline, decline_for
 from basketpay.errors import InvalidRequest
 from basketpay.ids import new_id
+from basketpay.sandboxes.behaviour import Behaviour, card_bin, has_fixed_outcome
 from basketpay.sandboxes.stripe_api.errors import StripeApiError, invalid_param
 from basketpay.sandboxes.stripe_api.forms import Params, read_int, read_str
 from basketpay.vault.cards import validate_card
@@ -32,6 +35,15 @@ TEST_PAYMENT_METHODS: dict[str, str] = {
 }
 TEST_CARD_EXPIRY_YEARS = 3  # test ids carry no expiry; give them one safely in the future
 
+# The behaviour model's decline codes in Stripe's words (error code, decline_code, message).
+BEHAVIOUR_DECLINES: dict[str, Decline] = {
+    "generic_decline": DECLINES["4000000000000002"],
+    "do_not_honor": Decline("card_declined", "do_not_honor", "Your card was declined."),
+    "try_again_later": Decline("card_declined", "try_again_later", "Your card was declined."),
+    "issuer_not_available": Decline("card_declined", "issuer_not_available", "Your card was declined."),
+    "processing_error": DECLINES["4000000000000119"],
+}
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentMethod:
@@ -42,6 +54,8 @@ class PaymentMethod:
     exp_year: int
     created: int
     decline: Decline | None  # the outcome this card will produce; never shown to clients
+    card_bin: str = ""  # what the behaviour model's BIN rates match against
+    fixed_outcome: bool = True  # a test card: `decline` decides, the behaviour model is not asked
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,7 +88,16 @@ def _build(number: str, exp_month: int, exp_year: int, cvc: str | None, now: int
         raise StripeApiError(
             402, error.message, error_type="card_error", code=error.code, param=f"{param}{field}"
         ) from None
-    return PaymentMethod(new_id("pm"), brand, number[-4:], exp_month, exp_year, now, decline_for(number))
+    return PaymentMethod(new_id("pm"), brand, number[-4:], exp_month, exp_year, now, decline_for(number),
+                         card_bin(number), has_fixed_outcome(number))
+
+
+def decline_at_confirm(method: PaymentMethod, behaviour: Behaviour) -> Decline | None:
+    """The decline this confirmation meets, if any: a test card's own, else a fresh draw."""
+    if method.fixed_outcome:
+        return method.decline
+    code = behaviour.decide(method.card_bin)
+    return None if code is None else BEHAVIOUR_DECLINES[code]
 
 
 def from_test_id(test_id: str, now: int) -> PaymentMethod | None:

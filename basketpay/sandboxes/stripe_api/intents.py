@@ -16,7 +16,8 @@ from typing import Any
 
 from basketpay.ids import new_id, new_secret
 from basketpay.invariant import invariant
-from basketpay.sandboxes.stripe_api.cards import PaymentMethod
+from basketpay.sandboxes.behaviour import Behaviour
+from basketpay.sandboxes.stripe_api.cards import PaymentMethod, decline_at_confirm
 from basketpay.sandboxes.stripe_api.errors import StripeApiError, invalid_param, unexpected_state
 
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation")
@@ -88,8 +89,9 @@ def attach(intent: PaymentIntent, method: PaymentMethod) -> None:
     intent.status = "requires_confirmation"
 
 
-def confirm(intent: PaymentIntent) -> tuple[list[str], StripeApiError | None]:
-    """Run the card; a decline is returned (not raised) because the intent must change first."""
+def confirm(intent: PaymentIntent, behaviour: Behaviour) -> tuple[list[str], StripeApiError | None]:
+    """Run the card; a decline is returned (not raised) because the intent must change first.
+    `behaviour` answers for cards that are not test cards."""
     if intent.status not in CONFIRMABLE:
         raise unexpected_state("confirm", intent.to_json())
     method = intent.payment_method
@@ -97,8 +99,8 @@ def confirm(intent: PaymentIntent) -> tuple[list[str], StripeApiError | None]:
         message = "You cannot confirm this PaymentIntent because it's missing a payment method."
         raise StripeApiError(400, message, code="payment_intent_unexpected_state", param="payment_method")
     intent.latest_charge = new_id("ch")
-    if method.decline is not None:
-        decline = method.decline
+    decline = decline_at_confirm(method, behaviour)
+    if decline is not None:
         error = {"type": "card_error", "code": decline.error_code, "decline_code": decline.decline_code,
                  "message": decline.message, "charge": intent.latest_charge, "payment_method": method.to_json()}
         intent.last_payment_error = error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from basketpay.ids import new_id
 from basketpay.money import CURRENCY_EXPONENTS
+from basketpay.sandboxes.behaviour import attached_behaviour
 from basketpay.sandboxes.stripe_api import cards, intents, refunds, settlement
 from basketpay.sandboxes.stripe_api.errors import invalid_param
 from basketpay.sandboxes.stripe_api.forms import read_bool, read_int, read_str
@@ -27,7 +28,7 @@ def _intent_result(intent: PaymentIntent, events: list[str]) -> Result:
 
 
 def _confirm(call: Call, intent: PaymentIntent) -> Result:
-    events, declined = intents.confirm(intent)
+    events, declined = intents.confirm(intent, attached_behaviour(call.store))
     if intent.status == "succeeded":  # captured automatically on confirm
         settlement.record_capture(call.store, intent, intent.amount_received, True, call.now)
     result = _intent_result(intent, events)
