@@ -129,6 +129,17 @@ def sim(
         help='JSON, e.g. {"error_rate": 0.05, "reply_lost_rate": 0.2, "latency_ms": 20, "seed": 1}; '
         "also settable live with POST /__sandbox/faults.",
     ),
+    adyen_faults: str | None = typer.Option(
+        None, envvar="BASKETPAY_SIM_ADYEN_FAULTS", help="JSON, as --stripe-faults, for the Adyen sandbox.",
+    ),
+    stripe_behaviour: str | None = typer.Option(
+        None, envvar="BASKETPAY_SIM_STRIPE_BEHAVIOUR",
+        help='JSON, e.g. {"approval_rate": 0.9, "soft_decline_rates": {"411111": 0.3}, "seed": 1}; '
+        "also settable live with POST /__sandbox/behaviour.",
+    ),
+    adyen_behaviour: str | None = typer.Option(
+        None, envvar="BASKETPAY_SIM_ADYEN_BEHAVIOUR", help="JSON, as --stripe-behaviour, for the Adyen sandbox.",
+    ),
 ) -> None:
     """Run the Stripe- and Adyen-compatible sandbox processors; prints one JSON line with
     their base URLs. Any sk_test_ key works with the Stripe one, any X-API-Key with Adyen's."""
@@ -137,11 +148,16 @@ def sim(
     from basketpay.sandboxes.stripe_api import StripeSandboxConfig
 
     _setup_logging()
+    def parsed(text: str | None) -> dict[str, object] | None:
+        return json.loads(text) if text else None
+
     stripe = StripeSandboxConfig(
         webhook_url=stripe_webhook_url, webhook_secret=stripe_webhook_secret,
-        faults=json.loads(stripe_faults) if stripe_faults else None,
+        faults=parsed(stripe_faults), behaviour=parsed(stripe_behaviour),
     )
-    adyen = AdyenSandboxConfig(webhook_url=adyen_webhook_url)
+    adyen = AdyenSandboxConfig(
+        webhook_url=adyen_webhook_url, faults=parsed(adyen_faults), behaviour=parsed(adyen_behaviour)
+    )
     if adyen_hmac_key_hex:
         adyen = dataclasses.replace(adyen, hmac_key_hex=adyen_hmac_key_hex)
     asyncio.run(serve_sandboxes(host, stripe_port, adyen_port, stripe, adyen))

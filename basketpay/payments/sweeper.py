@@ -90,8 +90,9 @@ class Sweeper:
     async def resolve(self, attempt_id: str) -> str:
         async with self._runner.database.connection() as connection:
             attempt = await repository.load_attempt(connection, attempt_id)
-        connector = self._runner.connectors.get(attempt.connector)
         try:
+            # Inside the try: an attempt for a connector this process lacks must not stop the sweep.
+            connector = self._runner.connectors.get(attempt.connector)
             result = await connector.inquire(attempt_view(attempt))
         except Exception as error:
             log.warning("sweeper_inquiry_failed", attempt_id=attempt_id, error=type(error).__name__)

@@ -1,16 +1,18 @@
 """The HTTP surface of the Adyen sandbox: Checkout API v71 payments and modifications,
-Adyen's error envelope, Idempotency-Key replay, and a sandbox-only inspection endpoint."""
+Adyen's error envelope, Idempotency-Key replay, injected faults (sandboxes/faults.py)
+and sandbox-only inspection endpoints."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from basketpay.sandboxes.adyen_api.config import AdyenSandboxConfig
 from basketpay.sandboxes.adyen_api.notifications import Notifier
@@ -24,6 +26,8 @@ from basketpay.sandboxes.adyen_api.wire import (
     modification_response,
     payment_response,
 )
+from basketpay.sandboxes.behaviour import behaviour_endpoint
+from basketpay.sandboxes.faults import DroppedReply, Faults, faults_endpoint_for
 
 REQUEST_BODY_BYTES_MAX = 64 * 1024
 IDEMPOTENCY_KEY_LENGTH_MAX = 64  # Adyen's documented maximum
@@ -47,6 +51,17 @@ async def _read_json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationFailed("702", "The request body must be a JSON object")
     return body
+
+
+async def _with_faults(faults: Faults, request: Request, run: Callable[[], Awaitable[Response]]) -> Response:
+    await faults.delay()
+    if faults.outage:
+        return adyen_error(503, "000", "Sandbox outage: every request fails until it ends.", "internal")
+    fault = faults.draw() if request.method == "POST" else None
+    if fault == "error":
+        return adyen_error(500, "000", "Sandbox fault: an internal error; nothing was done.", "internal")
+    response = await run()
+    return DroppedReply() if fault == "reply_lost" else response
 
 
 async def _handle(store: Store, request: Request, operation: Operation) -> JSONResponse:
@@ -85,7 +100,10 @@ def create_app(config: AdyenSandboxConfig | None = None) -> FastAPI:
     # Fail at start-up, not on the first payment, when the key is not hex.
     bytes.fromhex(config.hmac_key_hex)
     store = Store(config)
-    notifier = Notifier(config)
+    faults = Faults()
+    faults.update(config.faults or {})
+    notifier = Notifier(config, faults)
+    authorised: deque[str] = deque(maxlen=config.payments_max)  # pspReferences, for GET /__sandbox/payments
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -96,16 +114,17 @@ def create_app(config: AdyenSandboxConfig | None = None) -> FastAPI:
     app = FastAPI(title="basketpay Adyen sandbox", lifespan=lifespan, openapi_url=None)
 
     @app.post("/v71/payments")
-    async def payments(request: Request) -> JSONResponse:
+    async def payments(request: Request) -> Response:
         def operation(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
             payment = store.authorise(parse_payment(body, dt.datetime.now(dt.UTC).date()))
+            authorised.append(payment.psp_reference)
             notifier.enqueue(authorisation_notification(payment, config.hmac_key_hex))
             return 200, payment_response(payment)
 
-        return await _handle(store, request, operation)
+        return await _with_faults(faults, request, lambda: _handle(store, request, operation))
 
     @app.post("/v71/payments/{psp_reference}/{kind}")
-    async def modifications(psp_reference: str, kind: str, request: Request) -> JSONResponse:
+    async def modifications(psp_reference: str, kind: str, request: Request) -> Response:
         resolved = MODIFICATION_KINDS.get(kind)
         if resolved is None:
             return adyen_error(404, "000", f"Unknown modification {kind!r}", "validation")
@@ -121,7 +140,14 @@ def create_app(config: AdyenSandboxConfig | None = None) -> FastAPI:
             notifier.enqueue(modification_notification(payment, modification, config.hmac_key_hex))
             return 201, modification_response(payment, modification)
 
-        return await _handle(store, request, operation)
+        return await _with_faults(faults, request, lambda: _handle(store, request, operation))
+
+    @app.get("/__sandbox/payments")
+    async def all_payments() -> JSONResponse:
+        """Every payment still held, for tests that compare the processor's books with basketpay's."""
+        async with store.lock:
+            held = [store.payment(reference) for reference in authorised]
+            return JSONResponse([payment.snapshot() for payment in held if payment is not None])
 
     @app.get("/__sandbox/payments/{psp_reference}")
     async def inspect_payment(psp_reference: str) -> JSONResponse:
@@ -131,7 +157,9 @@ def create_app(config: AdyenSandboxConfig | None = None) -> FastAPI:
                 return adyen_error(404, "000", f"No payment {psp_reference!r}", "validation")
             return JSONResponse(payment.snapshot())
 
+    app.add_api_route("/__sandbox/faults", faults_endpoint_for(faults), methods=["GET", "POST"])
     app.add_api_route("/__sandbox/settlement", settlement_route(store, config.settlement_dir), methods=["POST"])
+    app.add_api_route("/__sandbox/behaviour", behaviour_endpoint(store), methods=["GET", "POST"])
 
     @app.get("/__sandbox/notifications")
     async def notification_counts() -> JSONResponse:

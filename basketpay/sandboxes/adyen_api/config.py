@@ -4,6 +4,7 @@ and the bounds on everything it keeps in memory."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from basketpay.sandboxes.fees import AdyenFees
 
@@ -26,3 +27,5 @@ class AdyenSandboxConfig:
     modifications_per_payment_max: int = 100
     fees: AdyenFees = field(default_factory=AdyenFees)
     settlement_dir: str | None = None  # where POST /__sandbox/settlement writes the day's report
+    faults: dict[str, Any] | None = None  # initial faults (sandboxes/faults.py); POST /__sandbox/faults changes them
+    behaviour: dict[str, Any] | None = None  # approval and soft-decline rates (sandboxes/behaviour.py)

@@ -17,6 +17,7 @@ import httpx
 
 from basketpay.connectors.adyen.hmac import sign_notification, signing_string, verify_notification_hmac
 from basketpay.sandboxes.adyen_api.config import AdyenSandboxConfig
+from basketpay.sandboxes.faults import Faults, take_deliveries
 
 __all__ = ["Notifier", "notification_item", "sign_notification", "signing_string", "verify_notification_hmac"]
 
@@ -45,11 +46,12 @@ def notification_item(
 
 class Notifier:
     """One worker drains a bounded queue in order, so AUTHORISATION reaches the receiver
-    before the CAPTURE of the same payment; a full queue drops (and counts) notifications
-    rather than slowing the API down."""
+    before the CAPTURE of the same payment (unless the `webhook_reorder` fault is on); a
+    full queue drops (and counts) notifications rather than slowing the API down."""
 
-    def __init__(self, config: AdyenSandboxConfig) -> None:
+    def __init__(self, config: AdyenSandboxConfig, faults: Faults | None = None) -> None:
         self._config = config
+        self._faults = faults or Faults()
         self._queue: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue(config.notification_queue_size_max)
         self._task: asyncio.Task[None] | None = None
         self.delivered_count = 0
@@ -78,9 +80,11 @@ class Notifier:
         timeout = httpx.Timeout(self._config.notification_timeout_ms / 1000)
         async with httpx.AsyncClient(timeout=timeout) as client:
             while True:
-                due, item = await self._queue.get()
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                await self._deliver(client, item)
+                for due, item in await take_deliveries(self._queue, self._faults):
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    await self._faults.webhook_hold()
+                    for _ in range(self._faults.copies()):
+                        await self._deliver(client, item)
 
     async def _deliver(self, client: httpx.AsyncClient, item: dict[str, Any]) -> None:
         url = self._config.webhook_url

@@ -15,9 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from basketpay.ids import new_id
+from basketpay.sandboxes.behaviour import behaviour_endpoint
+from basketpay.sandboxes.faults import DroppedReply, Faults, faults_endpoint
 from basketpay.sandboxes.stripe_api import routes, search, settlement, webhooks
 from basketpay.sandboxes.stripe_api.errors import StripeApiError, authentication_failed, idempotency_mismatch
-from basketpay.sandboxes.stripe_api.faults import DroppedReply, Faults, faults_endpoint
 from basketpay.sandboxes.stripe_api.forms import parse_form
 from basketpay.sandboxes.stripe_api.handlers import Call, Handler, Result
 from basketpay.sandboxes.stripe_api.store import Store, StoredResponse, StripeSandboxConfig
@@ -51,9 +52,9 @@ class Sandbox:
     def __init__(self, config: StripeSandboxConfig) -> None:
         self.config = config
         self.store = Store(config)
-        self.webhooks = webhooks.WebhookSender(config)
         self.faults = Faults()
         self.faults.update(config.faults or {})
+        self.webhooks = webhooks.WebhookSender(config, self.faults)
 
     def endpoint(self, handler: Handler) -> Endpoint:
         async def run(request: Request) -> Response:
@@ -147,6 +148,7 @@ def create_app(config: StripeSandboxConfig | None = None) -> Starlette:
         Route("/__sandbox/faults", faults_endpoint, methods=["GET", "POST"]),
         Route("/__sandbox/payment_intents", _all_intents, methods=["GET"]),
         Route("/__sandbox/settlement", settlement.settlement_endpoint, methods=["POST"]),
+        Route("/__sandbox/behaviour", behaviour_endpoint(sandbox.store), methods=["GET", "POST"]),
     ]
     app = Starlette(routes=app_routes, lifespan=lifespan,
                     exception_handlers={404: _unrecognized_url, 405: _unrecognized_url})

@@ -27,6 +27,7 @@ class StripeSandboxConfig:
     faults: dict[str, Any] | None = None  # initial faults (faults.py); POST /__sandbox/faults changes them
     fees: StripeFees = field(default_factory=StripeFees)
     settlement_dir: str | None = None  # where POST /__sandbox/settlement writes the day's files
+    behaviour: dict[str, Any] | None = None  # approval and soft-decline rates (sandboxes/behaviour.py)
 
 
 @dataclass(frozen=True, slots=True)

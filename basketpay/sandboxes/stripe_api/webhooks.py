@@ -1,7 +1,8 @@
 """Webhook delivery: Stripe `event` objects POSTed to the configured URL, signed as
 Stripe signs them (`Stripe-Signature: t=<unix>,v1=<HMAC-SHA256 of "t.payload">`), so
 `stripe.Webhook.construct_event` accepts them. Delivered in the background, in order,
-by one task; a full queue drops events (the sandbox must not grow without bound)."""
+by one task; a full queue drops events (the sandbox must not grow without bound).
+The webhook faults (basketpay/sandboxes/faults.py) delay, duplicate or reorder them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from basketpay.ids import new_id
+from basketpay.sandboxes.faults import Faults, take_deliveries
 from basketpay.sandboxes.stripe_api.store import StripeSandboxConfig
 
 API_VERSION = "2025-09-30.clover"  # the version the sandbox's shapes follow
@@ -43,8 +45,9 @@ def event(event_type: str, obj: dict[str, Any], request_id: str, idempotency_key
 
 
 class WebhookSender:
-    def __init__(self, config: StripeSandboxConfig) -> None:
+    def __init__(self, config: StripeSandboxConfig, faults: Faults | None = None) -> None:
         self.config = config
+        self.faults = faults or Faults()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=config.webhook_queue_max)
         self.dropped_count = 0
         self._task: asyncio.Task[None] | None = None
@@ -74,8 +77,10 @@ class WebhookSender:
     async def _run(self) -> None:
         async with httpx.AsyncClient(timeout=self.config.webhook_timeout_ms / 1000) as client:
             while True:
-                item = await self.queue.get()
-                await self._deliver(client, item)
+                for item in await take_deliveries(self.queue, self.faults):
+                    await self.faults.webhook_hold()
+                    for _ in range(self.faults.copies()):
+                        await self._deliver(client, item)
 
     async def _deliver(self, client: httpx.AsyncClient, item: dict[str, Any]) -> None:
         url, secret = self.config.webhook_url or "", self.config.webhook_secret or ""

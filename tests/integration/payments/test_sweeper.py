@@ -141,3 +141,25 @@ def test_unanswered_inquiries_back_off(settings, merchant, payment_method) -> No
     unknown, inquiries, row = asyncio.run(scenario())
     assert (unknown, inquiries) == (1, 1)
     assert row.inquiries == 1 and 40 < row.wait.total_seconds() < 80  # 60 s, give or take the jitter
+
+
+def test_an_attempt_for_an_unknown_connector_does_not_stop_the_sweep(settings, merchant, payment_method) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> Any:
+        container = await build_services(replace_lease(settings))
+        payments = container.payments
+        real = payments.connectors.get("sandbox")
+        payments.connectors = ConnectorRegistry({"sandbox": LosingConnector(real, reach_processor=True)}, "sandbox")  # type: ignore[dict-item]
+        try:
+            create = PaymentIntentCreate(amount=700, currency="usd", capture_method="manual", payment_method=payment_method)
+            context = RequestContext(merchant[0], None, "POST", "/v1/payment_intents", create.model_dump(mode="json"))
+            intent = orjson.loads((await payments.create(context, create)).body)
+            confirm = RequestContext(merchant[0], "orphan", "POST", f"/v1/payment_intents/{intent['id']}/confirm", {})
+            await payments.confirm(confirm, intent["id"], PaymentIntentConfirm())
+            await asyncio.sleep(0.3)
+            payments.connectors = ConnectorRegistry({}, "sandbox")  # this process no longer has the connector
+            return await Sweeper(payments).sweep_once()
+        finally:
+            await container.database.close()
+
+    report = asyncio.run(scenario())
+    assert report.still_unknown >= 1  # reported and backed off, not a crashed sweep

@@ -65,3 +65,19 @@ def test_faults_from_the_command_line_and_the_admin_endpoint() -> None:
         assert refused.status_code == 400
     finally:
         processes.stop()
+
+
+def test_behaviour_from_the_command_line() -> None:
+    processes = SandboxProcesses(["--stripe-behaviour", '{"approval_rate": 0.0, "seed": 3}']).start()
+    try:
+        base, headers = processes.urls["stripe"], {"Authorization": "Bearer sk_test_behaviour"}
+        assert httpx.get(base + "/__sandbox/behaviour").json()["approval_rate"] == 0.0
+        card = {"payment_method_data[type]": "card", "payment_method_data[card][number]": "4111111111111111",
+                "payment_method_data[card][exp_month]": "12", "payment_method_data[card][exp_year]": "2031"}
+        declined = httpx.post(base + "/v1/payment_intents", headers=headers,
+                              data={"amount": 100, "currency": "usd", "confirm": "true", **card})
+        assert declined.status_code == 402
+        adyen = httpx.get(processes.urls["adyen"] + "/__sandbox/behaviour").json()
+        assert adyen["approval_rate"] == 1.0
+    finally:
+        processes.stop()
