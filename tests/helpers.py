@@ -9,6 +9,18 @@ import httpx
 
 VISA = "4242424242424242"
 
+# The test cards that decline, with the code and decline code each must produce
+# (Stripe's documented test cards): one table for every test that checks them.
+DECLINE_CARDS = [
+    ("4000000000000002", "card_declined", "generic_decline"),
+    ("4000000000009995", "card_declined", "insufficient_funds"),
+    ("4000000000009987", "card_declined", "lost_card"),
+    ("4000000000009979", "card_declined", "stolen_card"),
+    ("4000000000000069", "expired_card", "expired_card"),
+    ("4000000000000127", "incorrect_cvc", "incorrect_cvc"),
+    ("4000000000000119", "processing_error", "processing_error"),
+]
+
 
 def new_key() -> str:
     return "test-" + uuid.uuid4().hex

@@ -9,6 +9,7 @@ A result that is not explicitly success or failure is `unknown`, never success.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,3 +86,16 @@ class Connector(Protocol):
         """The result of the call made for this attempt, or None if the processor never saw it
         (only when the processor can say so for certain; otherwise an UNKNOWN result)."""
         ...
+
+
+_CARD_NUMBER = re.compile(r"(?:\d[ -]?){12,19}")
+
+
+def safe_message(message: str | None) -> str | None:
+    """A processor's message, passed on without any card number it might quote."""
+    return None if message is None else _CARD_NUMBER.sub("[redacted]", message)
+
+
+def unknown(message: str, reference: str | None = None) -> ProcessorResult:
+    """No definitive answer: never success, resolved later by inquiry or notification."""
+    return ProcessorResult(Outcome.UNKNOWN, reference, error_code="processor_unknown", message=message)

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import SecretStr
 
 from basketpay.api.dependencies import services
 from basketpay.api.errors import json_response
@@ -21,17 +22,26 @@ router = APIRouter(prefix="/v1/processor_webhooks", tags=["processor webhooks"])
 PAYLOAD_BYTES_MAX = 256 * 1024
 
 
+def _configured(secret: SecretStr | None, what: str) -> str:
+    if secret is None:
+        raise NotFound(f"{what} are not configured.", code="webhooks_not_configured")
+    return secret.get_secret_value()
+
+
+async def _payload(request: Request) -> bytes:
+    payload = await request.body()
+    if len(payload) > PAYLOAD_BYTES_MAX:
+        raise InvalidRequest("The delivery is too large.", code="webhook_rejected")
+    return payload
+
+
 @router.post("/adyen", summary="Adyen notifications (HMAC verified)", responses={400: {"description": "Rejected"}})
 async def adyen_notifications(request: Request) -> Response:
     container = services(request)
-    key = container.settings.adyen_hmac_key_hex
-    if key is None:
-        raise NotFound("Adyen notifications are not configured.", code="webhooks_not_configured")
-    payload = await request.body()
+    key = _configured(container.settings.adyen_hmac_key_hex, "Adyen notifications")
+    payload = await _payload(request)
     try:
-        if len(payload) > PAYLOAD_BYTES_MAX:
-            raise adyen_webhooks.NotificationRejected("the delivery is too large")
-        notifications = adyen_webhooks.parse(orjson.loads(payload), key.get_secret_value())
+        notifications = adyen_webhooks.parse(orjson.loads(payload), key)
     except (orjson.JSONDecodeError, adyen_webhooks.NotificationRejected) as error:
         raise InvalidRequest(f"Notification rejected: {error}.", code="webhook_rejected") from error
     sweeper = Sweeper(container.payments)
@@ -45,14 +55,10 @@ async def adyen_notifications(request: Request) -> Response:
 @router.post("/stripe", summary="Stripe events (Stripe-Signature verified)", responses={400: {"description": "Rejected"}})
 async def stripe_events(request: Request) -> Response:
     container = services(request)
-    secret = container.settings.stripe_webhook_secret
-    if secret is None:
-        raise NotFound("Stripe webhooks are not configured.", code="webhooks_not_configured")
-    payload = await request.body()
-    if len(payload) > PAYLOAD_BYTES_MAX:
-        raise InvalidRequest("The delivery is too large.", code="webhook_rejected")
+    secret = _configured(container.settings.stripe_webhook_secret, "Stripe webhooks")
+    payload = await _payload(request)
     try:
-        event = stripe_webhooks.verify(payload, request.headers.get("stripe-signature"), secret.get_secret_value())
+        event = stripe_webhooks.verify(payload, request.headers.get("stripe-signature"), secret)
     except stripe_webhooks.WebhookRejected as error:
         raise InvalidRequest(f"Webhook rejected: {error}.", code="webhook_rejected") from error
     body: dict[str, Any] = {"received": True, "duplicate": False}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.helpers import VISA, authorized, card, post
+from tests.helpers import DECLINE_CARDS, VISA, authorized, card, post
 
 
 def test_automatic_capture_charges_in_one_step(client: httpx.Client) -> None:
@@ -65,18 +65,7 @@ def test_refunds_never_exceed_what_was_received(client: httpx.Client) -> None:
     assert client.get(f"/v1/refunds/{first.json()['id']}").json()["amount"] == 1500
 
 
-@pytest.mark.parametrize(
-    ("number", "code", "decline_code"),
-    [
-        ("4000000000000002", "card_declined", "generic_decline"),
-        ("4000000000009995", "card_declined", "insufficient_funds"),
-        ("4000000000009987", "card_declined", "lost_card"),
-        ("4000000000009979", "card_declined", "stolen_card"),
-        ("4000000000000069", "expired_card", "expired_card"),
-        ("4000000000000127", "incorrect_cvc", "incorrect_cvc"),
-        ("4000000000000119", "processing_error", "processing_error"),
-    ],
-)
+@pytest.mark.parametrize(("number", "code", "decline_code"), DECLINE_CARDS)
 def test_test_cards_decline_with_their_codes(client: httpx.Client, number: str, code: str, decline_code: str) -> None:
     response = post(client, "/v1/payment_intents", {
         "amount": 1000, "currency": "usd", "payment_method": card(client, number), "confirm": True,

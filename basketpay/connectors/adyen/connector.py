@@ -17,7 +17,7 @@ import httpx
 
 from basketpay.connectors.adyen import transformers
 from basketpay.connectors.adyen.client import AdyenApi
-from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResult
+from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResult, unknown
 
 _NO_ANSWER = (httpx.HTTPError, OSError, TimeoutError)
 # A re-sent request rejected for these reasons says nothing about the original one.
@@ -65,7 +65,7 @@ class AdyenConnector:
         if answer.status_code not in (200, 201):
             return transformers.from_error_status(answer.status_code, answer.body)
         if answer.body is None:
-            return transformers.unknown(f"Adyen answered HTTP {answer.status_code} without a JSON object.")
+            return unknown(f"Adyen answered HTTP {answer.status_code} without a JSON object.")
         return answer.body
 
     async def authorize(
@@ -127,17 +127,17 @@ class AdyenConnector:
         under the same key is an error), so it waits for its webhook; a modification is
         re-sent with its key, which Adyen answers from its record or runs now, once."""
         if attempt.operation in ("authorize", "sale"):
-            return transformers.unknown(_AWAITING_AUTHORISATION, attempt.processor_reference)
+            return unknown(_AWAITING_AUTHORISATION, attempt.processor_reference)
         result = await self._resend(attempt)
         if result.outcome is Outcome.FAILED and result.error_code in _SAYS_NOTHING_OF_ORIGINAL:
-            return transformers.unknown(f"The re-sent {attempt.operation} was refused ({result.error_code}).",
+            return unknown(f"The re-sent {attempt.operation} was refused ({result.error_code}).",
                                         attempt.processor_reference)
         return result
 
     async def _resend(self, attempt: AttemptView) -> ProcessorResult:
         key, reference, currency = attempt.processor_idempotency_key, attempt.processor_reference, attempt.currency
         if reference is None:
-            return transformers.unknown(f"A {attempt.operation} without a pspReference cannot be re-sent.")
+            return unknown(f"A {attempt.operation} without a pspReference cannot be re-sent.")
         if attempt.operation == "capture":
             return await self.capture(idempotency_key=key, processor_reference=reference, amount=attempt.amount,
                                       final=attempt.final_capture, currency=currency)
@@ -149,4 +149,4 @@ class AdyenConnector:
         if attempt.operation == "refund":
             return await self.refund(idempotency_key=key, processor_reference=reference, amount=attempt.amount,
                                      currency=currency)
-        return transformers.unknown(f"Cannot inquire about a {attempt.operation!r}.", reference)
+        return unknown(f"Cannot inquire about a {attempt.operation!r}.", reference)

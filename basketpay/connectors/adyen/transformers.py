@@ -18,17 +18,15 @@ Refused or Error maps to a definitive outcome; anything else is UNKNOWN.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from basketpay.connectors.base import Outcome, ProcessorResult
+from basketpay.connectors.base import Outcome, ProcessorResult, safe_message, unknown
 from basketpay.connectors.sandbox.cards import DECLINES, Decline
 from basketpay.sandboxes.adyen_api.results import REFUSALS
 
 logger = logging.getLogger(__name__)
 
-_CARD_NUMBER = re.compile(r"(?:\d[ -]?){12,19}")  # never pass a card number on, even inside a message
 _DECLINES_BY_CODE: dict[str, Decline] = {decline.decline_code: decline for decline in DECLINES.values()}
 _GENERIC = _DECLINES_BY_CODE["generic_decline"]
 _FAILED_STATUSES = (400, 404, 422)
@@ -54,14 +52,6 @@ def decline_code_for(refusal_reason: str | None, refusal_reason_raw: str | None)
     raw = _raw_code(refusal_reason_raw)
     matching = [code for candidate_raw, code in candidates if candidate_raw == raw]
     return matching[0] if len(matching) == 1 else "generic_decline"
-
-
-def safe_message(message: str | None) -> str | None:
-    return None if message is None else _CARD_NUMBER.sub("[redacted]", message)
-
-
-def unknown(message: str, reference: str | None = None) -> ProcessorResult:
-    return ProcessorResult(Outcome.UNKNOWN, reference, error_code="processor_unknown", message=message)
 
 
 def _text(obj: Mapping[str, Any], name: str) -> str | None:

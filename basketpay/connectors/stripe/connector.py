@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import stripe
 
-from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResult
+from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResult, unknown
 from basketpay.connectors.stripe import transformers
 from basketpay.connectors.stripe.client import StripeApi
 
@@ -96,7 +96,7 @@ class StripeConnector:
             return await self._find_authorization(attempt)
         result = await self._resend(attempt)
         if result.outcome is Outcome.FAILED and result.error_code in _SAYS_NOTHING_OF_ORIGINAL:
-            return transformers.unknown(f"The re-sent {attempt.operation} was refused ({result.error_code}).",
+            return unknown(f"The re-sent {attempt.operation} was refused ({result.error_code}).",
                                         attempt.processor_reference)
         return result
 
@@ -110,11 +110,11 @@ class StripeConnector:
         except _NO_ANSWER as error:
             # A refused search says nothing of the attempt: UNKNOWN, whatever the error.
             logger.warning("stripe search for an attempt failed: %s", type(error).__name__)
-            return transformers.unknown(f"The search failed ({type(error).__name__}).")
+            return unknown(f"The search failed ({type(error).__name__}).")
         if not found:
             return None
         if len(found) > 1:  # one key creates one intent; two mean something else wrote the metadata
-            return transformers.unknown(f"{len(found)} PaymentIntents carry this attempt's key.")
+            return unknown(f"{len(found)} PaymentIntents carry this attempt's key.")
         return transformers.authorization(found[0].to_dict(), attempt.amount)
 
     async def _resend(self, attempt: AttemptView) -> ProcessorResult:
@@ -122,7 +122,7 @@ class StripeConnector:
         or runs it now, once; either way the answer is definitive."""
         key, reference = attempt.processor_idempotency_key, attempt.processor_reference
         if reference is None:
-            return transformers.unknown(f"A {attempt.operation} without a PaymentIntent id cannot be re-sent.")
+            return unknown(f"A {attempt.operation} without a PaymentIntent id cannot be re-sent.")
         if attempt.operation == "capture":
             return await self.capture(idempotency_key=key, processor_reference=reference, amount=attempt.amount,
                                       final=attempt.final_capture)
@@ -133,4 +133,4 @@ class StripeConnector:
             return await self.void(idempotency_key=key, processor_reference=reference)
         if attempt.operation == "refund":
             return await self.refund(idempotency_key=key, processor_reference=reference, amount=attempt.amount)
-        return transformers.unknown(f"Cannot inquire about a {attempt.operation!r}.", reference)
+        return unknown(f"Cannot inquire about a {attempt.operation!r}.", reference)

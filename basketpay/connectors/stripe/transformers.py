@@ -19,26 +19,16 @@ Errors, as the SDK raises them:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import stripe
 
-from basketpay.connectors.base import Outcome, ProcessorResult
+from basketpay.connectors.base import Outcome, ProcessorResult, safe_message, unknown
 
 logger = logging.getLogger(__name__)
 
 AUTHORIZED_STATUSES = ("requires_capture", "succeeded")  # a sale succeeds at once; an authorization later may
-_CARD_NUMBER = re.compile(r"(?:\d[ -]?){12,19}")  # never pass a card number on, even inside a message
-
-
-def safe_message(message: str | None) -> str | None:
-    return None if message is None else _CARD_NUMBER.sub("[redacted]", message)
-
-
-def unknown(message: str, reference: str | None = None) -> ProcessorResult:
-    return ProcessorResult(Outcome.UNKNOWN, reference, error_code="processor_unknown", message=message)
 
 
 def _text(obj: Mapping[str, Any], name: str) -> str | None:

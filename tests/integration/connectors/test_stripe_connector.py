@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResult
+from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResult, safe_message
 from basketpay.connectors.stripe import StripeConnector, transformers
 from basketpay.ids import new_id
 from basketpay.server import free_port
+from tests.helpers import DECLINE_CARDS
 from tests.integration.sandboxes.stripe_server import running_sandbox, sdk_client
 
 T = TypeVar("T")
@@ -132,15 +133,7 @@ def test_capturing_a_voided_authorization_fails_with_stripes_code(base_url: str)
     assert (result.outcome, result.error_code) == (Outcome.FAILED, "payment_intent_unexpected_state")
 
 
-@pytest.mark.parametrize(("number", "error_code", "decline_code"), [
-    ("4000000000000002", "card_declined", "generic_decline"),
-    ("4000000000009995", "card_declined", "insufficient_funds"),
-    ("4000000000009987", "card_declined", "lost_card"),
-    ("4000000000009979", "card_declined", "stolen_card"),
-    ("4000000000000069", "expired_card", "expired_card"),
-    ("4000000000000127", "incorrect_cvc", "incorrect_cvc"),
-    ("4000000000000119", "processing_error", "processing_error"),
-])
+@pytest.mark.parametrize(("number", "error_code", "decline_code"), DECLINE_CARDS)
 def test_test_cards_decline(base_url: str, number: str, error_code: str, decline_code: str) -> None:
     result = run(base_url, lambda connector: authorize(connector, card=Card(number, 12, 2040, "123")))
     assert (result.outcome, result.error_code, result.decline_code) == (Outcome.DECLINED, error_code, decline_code)
@@ -304,4 +297,4 @@ def test_malformed_answers_are_unknown() -> None:
 
 
 def test_messages_never_carry_a_card_number() -> None:
-    assert transformers.safe_message("Invalid number 4242 4242 4242 4242 given") == "Invalid number [redacted]given"
+    assert safe_message("Invalid number 4242 4242 4242 4242 given") == "Invalid number [redacted]given"
