@@ -21,9 +21,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from basketpay.connectors.adyen.refusals import REFUSALS
 from basketpay.connectors.base import Outcome, ProcessorResult, safe_message, unknown
 from basketpay.connectors.sandbox.cards import DECLINES, Decline
-from basketpay.sandboxes.adyen_api.results import REFUSALS
 
 logger = logging.getLogger(__name__)
 
