@@ -38,6 +38,19 @@ class LosingConnector:
         return getattr(self._real, name)  # type: ignore[no-any-return]
 
 
+async def confirm_in_flight(payments: Any, merchant_id: str, payment_method: str, key: str) -> tuple[str, Any]:
+    """Create a manual-capture intent and confirm it through whatever connector `payments` has
+    now; wait out the lease so the sweeper may take the attempt. Returns the intent id and the
+    confirmation's response."""
+    create = PaymentIntentCreate(amount=3100, currency="usd", capture_method="manual", payment_method=payment_method)
+    context = RequestContext(merchant_id, None, "POST", "/v1/payment_intents", create.model_dump(mode="json"))
+    intent_id = str(orjson.loads((await payments.create(context, create)).body)["id"])
+    confirm = RequestContext(merchant_id, key, "POST", f"/v1/payment_intents/{intent_id}/confirm", {})
+    response = await payments.confirm(confirm, intent_id, PaymentIntentConfirm())
+    await asyncio.sleep(0.3)
+    return intent_id, response
+
+
 def run(settings: Settings, merchant_id: str, payment_method: str, *, reach_processor: bool) -> dict[str, Any]:
     async def scenario() -> dict[str, Any]:
         container = await build_services(replace_lease(settings))
@@ -47,18 +60,13 @@ def run(settings: Settings, merchant_id: str, payment_method: str, *, reach_proc
             {"sandbox": LosingConnector(real, reach_processor=reach_processor)}, "sandbox"  # type: ignore[dict-item]
         )
         try:
-            create = PaymentIntentCreate(amount=3100, currency="usd", capture_method="manual", payment_method=payment_method)
-            context = RequestContext(merchant_id, None, "POST", "/v1/payment_intents", create.model_dump(mode="json"))
-            intent = orjson.loads((await payments.create(context, create)).body)
-            confirm = RequestContext(merchant_id, "lost-reply", "POST", f"/v1/payment_intents/{intent['id']}/confirm", {})
-            first = await payments.confirm(confirm, intent["id"], PaymentIntentConfirm())
-            await asyncio.sleep(0.3)
+            intent_id, first = await confirm_in_flight(payments, merchant_id, payment_method, "lost-reply")
             payments.connectors = ConnectorRegistry({"sandbox": real}, "sandbox")
             report = await Sweeper(payments).sweep_once()
-            after = await payments.retrieve(merchant_id, intent["id"])
+            after = await payments.retrieve(merchant_id, intent_id)
             async with container.database.connection() as connection:
                 charges = await (await connection.execute(
-                    "SELECT count(*) AS n FROM sandbox_charges WHERE merchant_reference = %s", (intent["id"],)
+                    "SELECT count(*) AS n FROM sandbox_charges WHERE merchant_reference = %s", (intent_id,)
                 )).fetchone()
                 key_left = await (await connection.execute(
                     "SELECT count(*) AS n FROM idempotency_keys WHERE merchant_id = %s AND key = 'lost-reply'",
@@ -99,8 +107,6 @@ def test_a_call_that_never_arrived_is_undone(settings, merchant, payment_method)
     assert outcome["key_left"] == 0  # dropped: a retry with the key starts afresh
 
 
-
-
 class SilentConnector(LosingConnector):
     """The processor never has an answer: every inquiry is UNKNOWN, and counted."""
 
@@ -122,18 +128,13 @@ def test_unanswered_inquiries_back_off(settings, merchant, payment_method) -> No
         silent = SilentConnector(payments.connectors.get("sandbox"))
         payments.connectors = ConnectorRegistry({"sandbox": silent}, "sandbox")  # type: ignore[dict-item]
         try:
-            create = PaymentIntentCreate(amount=900, currency="usd", capture_method="manual", payment_method=payment_method)
-            context = RequestContext(merchant[0], None, "POST", "/v1/payment_intents", create.model_dump(mode="json"))
-            intent = orjson.loads((await payments.create(context, create)).body)
-            confirm = RequestContext(merchant[0], "silent", "POST", f"/v1/payment_intents/{intent['id']}/confirm", {})
-            await payments.confirm(confirm, intent["id"], PaymentIntentConfirm())
-            await asyncio.sleep(0.3)
+            intent_id, _ = await confirm_in_flight(payments, merchant[0], payment_method, "silent")
             first = await Sweeper(payments).sweep_once()
             second = await Sweeper(payments).sweep_once()  # too early to ask again
             async with container.database.connection() as connection:
                 row = await (await connection.execute(
                     "SELECT inquiries, next_inquiry_at - now() AS wait FROM payment_attempts WHERE payment_intent_id = %s",
-                    (intent["id"],))).fetchone()
+                    (intent_id,))).fetchone()
             return first.still_unknown + second.still_unknown, silent.inquiries, row
         finally:
             await container.database.close()
@@ -150,12 +151,7 @@ def test_an_attempt_for_an_unknown_connector_does_not_stop_the_sweep(settings, m
         real = payments.connectors.get("sandbox")
         payments.connectors = ConnectorRegistry({"sandbox": LosingConnector(real, reach_processor=True)}, "sandbox")  # type: ignore[dict-item]
         try:
-            create = PaymentIntentCreate(amount=700, currency="usd", capture_method="manual", payment_method=payment_method)
-            context = RequestContext(merchant[0], None, "POST", "/v1/payment_intents", create.model_dump(mode="json"))
-            intent = orjson.loads((await payments.create(context, create)).body)
-            confirm = RequestContext(merchant[0], "orphan", "POST", f"/v1/payment_intents/{intent['id']}/confirm", {})
-            await payments.confirm(confirm, intent["id"], PaymentIntentConfirm())
-            await asyncio.sleep(0.3)
+            await confirm_in_flight(payments, merchant[0], payment_method, "orphan")
             payments.connectors = ConnectorRegistry({}, "sandbox")  # this process no longer has the connector
             return await Sweeper(payments).sweep_once()
         finally:
