@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+
+from basketpay.api.app import build_services
+from basketpay.payments.sweeper import Sweeper, SweepReport
+from basketpay.settings import Settings
 
 VISA = "4242424242424242"
 
@@ -49,3 +56,36 @@ def authorized(client: httpx.Client, amount: int = 10_000, currency: str = "usd"
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "requires_capture"
     return response.json()  # type: ignore[no-any-return]
+
+
+def sweep_once(settings: Settings) -> SweepReport:
+    """One pass of the sweeper, in this process, with these settings."""
+
+    async def once() -> SweepReport:
+        container = await build_services(settings)
+        try:
+            return await Sweeper(container.payments).sweep_once()
+        finally:
+            await container.database.close()
+
+    return asyncio.run(once())
+
+
+def pay_and_capture(http: httpx.Client, payment_method: str) -> list[int]:
+    """Authorize 20.00 and, if that answered, capture it; the status codes seen."""
+    confirmed = post(http, "/v1/payment_intents", {
+        "amount": 2000, "currency": "usd", "capture_method": "manual", "payment_method": payment_method,
+        "confirm": True})
+    statuses = [confirmed.status_code]
+    if confirmed.status_code == 200:
+        statuses.append(post(http, f"/v1/payment_intents/{confirmed.json()['id']}/capture", {}).status_code)
+    return statuses
+
+
+def drive_payments(base_url: str, secret_key: str, payments: int, clients: int) -> Counter[int]:
+    """`payments` payments from `clients` threads; how often each status code came back."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {secret_key}"}, timeout=30) as http:
+        payment_method = card(http)
+        with ThreadPoolExecutor(clients) as pool:
+            results = list(pool.map(lambda _: pay_and_capture(http, payment_method), range(payments)))
+    return Counter(status for statuses in results for status in statuses)

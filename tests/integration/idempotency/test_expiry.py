@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import httpx
 from sqlalchemy import Engine, func, select, update
 
-from basketpay.api.app import build_services
 from basketpay.idempotency.tables import idempotency_keys
-from basketpay.payments.sweeper import Sweeper
 from basketpay.settings import Settings
-from tests.helpers import post
+from tests.helpers import post, sweep_once
 
 
 def keys_left(engine: Engine, merchant_id: str) -> set[str]:
@@ -32,14 +29,7 @@ def test_keys_older_than_the_ttl_are_deleted(
             .values(created_at=func.now() - dt.timedelta(hours=settings.idempotency_key_ttl_hours, minutes=1))
         )
 
-    async def sweep() -> None:
-        container = await build_services(settings)
-        try:
-            await Sweeper(container.payments).sweep_once()
-        finally:
-            await container.database.close()
-
-    asyncio.run(sweep())
+    sweep_once(settings)
     assert keys_left(engine, merchant[0]) == {"young"}
     replayed = post(client, "/v1/payment_intents", {"amount": 100, "currency": "usd"}, key="young")
     assert replayed.status_code == 200

@@ -15,13 +15,11 @@ without Adyen) would otherwise meet them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +29,14 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from basketpay.api.app import build_services
 from basketpay.db.migrate import migrate
 from basketpay.merchants.service import create_merchant
-from basketpay.payments.sweeper import Sweeper
 from basketpay.payments.tables import payment_attempts, payment_intents
 from basketpay.sandboxes.runner import SandboxProcesses
 from basketpay.server import ServerProcess
 from basketpay.settings import Settings
 from tests.conftest import server_env
-from tests.helpers import card
-from tests.integration.recovery.test_stripe_faults import pay
+from tests.helpers import drive_payments, sweep_once
 
 PAYMENTS = 300
 CLIENTS = 8
@@ -91,14 +86,6 @@ def adyen_env(adyen_url: str) -> dict[str, str]:
     }
 
 
-def drive(base_url: str, secret_key: str) -> Counter[int]:
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {secret_key}"}, timeout=30) as http:
-        payment_method = card(http)
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            results = list(pool.map(lambda _: pay(http, payment_method), range(PAYMENTS)))
-    return Counter(status for statuses in results for status in statuses)
-
-
 def wait_for_quiet(adyen_url: str) -> None:
     """Until the sandbox has delivered (or given up on) every notification it queued."""
     deadline = time.monotonic() + QUIET_WAIT_SECONDS_MAX
@@ -110,17 +97,6 @@ def wait_for_quiet(adyen_url: str) -> None:
         elif time.monotonic() - quiet_since >= QUIET_SECONDS:
             return
         time.sleep(0.1)
-
-
-def sweep(settings: Settings) -> None:
-    async def once() -> None:
-        container = await build_services(settings)
-        try:
-            await Sweeper(container.payments).sweep_once()
-        finally:
-            await container.database.close()
-
-    asyncio.run(once())
 
 
 def attempts(engine: Engine, merchant_id: str) -> tuple[dict[str, Any], list[Any]]:
@@ -146,7 +122,7 @@ def test_books_agree_after_lost_replies_and_errors(
     server.env = server_env(data_dir, **adyen_env(adyen_url))
     server.start()
     try:
-        statuses = drive(server.base_url, merchant[1])
+        statuses = drive_payments(server.base_url, merchant[1], PAYMENTS, CLIENTS)
         httpx.post(adyen_url + "/__sandbox/faults", json={"error_rate": 0, "reply_lost_rate": 0}).raise_for_status()
         assert statuses[202] > PAYMENTS * 0.1, statuses  # the faults really happened
         assert set(statuses) <= {200, 202, 409}, statuses
@@ -159,7 +135,7 @@ def test_books_agree_after_lost_replies_and_errors(
         wait_for_quiet(adyen_url)
         time.sleep(LEASE_SECONDS + 0.2)
         for _ in range(SWEEPS_MAX):
-            sweep(sweep_settings)
+            sweep_once(sweep_settings)
             wait_for_quiet(adyen_url)  # the CAPTUREs of re-sent captures reach the server
         processor_payments = httpx.get(adyen_url + "/__sandbox/payments").json()
     finally:

@@ -7,11 +7,9 @@ attempt is left unknown."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +17,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from basketpay.api.app import build_services
-from basketpay.payments.sweeper import Sweeper
 from basketpay.payments.tables import payment_attempts, payment_intents
 from basketpay.sandboxes.runner import SandboxProcesses
 from basketpay.server import ServerProcess
 from basketpay.settings import Settings
 from tests.conftest import server_env
-from tests.helpers import card, post
+from tests.helpers import drive_payments, sweep_once
 
 PAYMENTS = 1000
 CLIENTS = 8
@@ -52,34 +48,9 @@ def stripe_env(sandboxes: SandboxProcesses) -> dict[str, str]:
     }
 
 
-def pay(http: httpx.Client, payment_method: str) -> list[int]:
-    confirmed = post(http, "/v1/payment_intents", {
-        "amount": 2000, "currency": "usd", "capture_method": "manual", "payment_method": payment_method,
-        "confirm": True})
-    statuses = [confirmed.status_code]
-    if confirmed.status_code == 200:
-        statuses.append(post(http, f"/v1/payment_intents/{confirmed.json()['id']}/capture", {}).status_code)
-    return statuses
-
-
-def drive(base_url: str, secret_key: str) -> Counter[int]:
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {secret_key}"}, timeout=30) as http:
-        payment_method = card(http)
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            results = list(pool.map(lambda _: pay(http, payment_method), range(PAYMENTS)))
-    return Counter(status for statuses in results for status in statuses)
-
-
 def sweep_until_settled(settings: Settings, engine: Engine, merchant_id: str) -> int:
-    async def once() -> None:
-        container = await build_services(settings)
-        try:
-            await Sweeper(container.payments).sweep_once()
-        finally:
-            await container.database.close()
-
     for sweep in range(1, SWEEPS_MAX + 1):
-        asyncio.run(once())
+        sweep_once(settings)
         if not pending_attempts(engine, merchant_id):
             return sweep
     return SWEEPS_MAX + 1
@@ -98,7 +69,7 @@ def test_books_agree_after_lost_replies_and_errors(
     httpx.post(sandboxes.urls["stripe"] + "/__sandbox/faults", json=FAULTS).raise_for_status()
     server = ServerProcess(database_url, env=server_env(data_dir, **stripe_env(sandboxes))).start()
     try:
-        statuses = drive(server.base_url, merchant[1])
+        statuses = drive_payments(server.base_url, merchant[1], PAYMENTS, CLIENTS)
     finally:
         server.stop()
         httpx.post(sandboxes.urls["stripe"] + "/__sandbox/faults", json={"error_rate": 0, "reply_lost_rate": 0})
