@@ -77,13 +77,15 @@ def completion(
         "decline_code": result.decline_code, "error_message": result.message, "latency_ms": latency_ms,
         "completed_at": now,
     }
-    events = [event_row(intent.merchant_id, event_type, intent.id, intent_json(intent))]
+    intent_body = intent_json(intent)  # once: the event and the response show the same state
+    events = [event_row(intent.merchant_id, event_type, intent.id, intent_body)]
     refund_values = None
     if refund is not None:
         refund_values = {"status": "succeeded" if status == "succeeded" else "failed", "failure_reason": result.error_code}
         refund = _merged(refund, refund_values)
         events.append(event_row(intent.merchant_id, f"refund.{refund.status}", refund.id, refund_json(refund)))
-    return Completion(attempt_values, refund_values, events, response_for(_merged(attempt, attempt_values), intent, refund))
+    response = response_for(_merged(attempt, attempt_values), intent, refund, intent_body)
+    return Completion(attempt_values, refund_values, events, response)
 
 
 def count_outcome(attempt: Any, result: ProcessorResult) -> None:
@@ -125,9 +127,13 @@ def pending_response(intent: PaymentIntent, refund: Any) -> StoredResponse:
     return StoredResponse(202, orjson.dumps(body))
 
 
-def response_for(attempt: Any, intent: PaymentIntent, refund: Any) -> StoredResponse:
+def response_for(
+    attempt: Any, intent: PaymentIntent, refund: Any, intent_body: dict[str, Any] | None = None
+) -> StoredResponse:
+    """The response to the request that made `attempt` (`intent_body`: the intent, already serialized)."""
+    intent_body = intent_body or intent_json(intent)
     if attempt.status == "succeeded":
-        body = refund_json(refund) if refund is not None else intent_json(intent)
+        body = refund_json(refund) if refund is not None else intent_body
         return StoredResponse(200, orjson.dumps(body))
     error = {
         "type": "card_error",
@@ -135,7 +141,7 @@ def response_for(attempt: Any, intent: PaymentIntent, refund: Any) -> StoredResp
         "decline_code": attempt.decline_code,
         "message": attempt.error_message or "The processor did not complete the request.",
         "param": None,
-        "payment_intent": intent_json(intent),
+        "payment_intent": intent_body,
     }
     if refund is not None:
         error["refund"] = refund_json(refund)
