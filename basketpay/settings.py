@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Wait before asking the processor again about an unknown outcome; doubles each time."
     )
     inquiry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    unconfirmed_authorization_cancel_after_seconds: float = Field(
+        default=3600.0, gt=0,
+        description="An authorization whose outcome is still unknown this long after it was sent is cancelled at "
+                    "the processor by its reference, and fails.",
+    )
 
     rate_limit_requests_per_second: float = Field(default=2000.0, gt=0)
     rate_limit_burst_max: int = Field(default=4000, ge=1)
@@ -66,6 +71,10 @@ class Settings(BaseSettings):
     )
     stripe_api_base: str = Field(default="https://api.stripe.com", description="Stripe, or a Stripe-compatible sandbox.")
     stripe_secret_key: SecretStr | None = Field(default=None, description="sk_test_… or sk_live_…; enables the Stripe connector.")
+    stripe_search_grace_seconds: float = Field(
+        default=60.0, ge=0,
+        description="Stripe's search lags behind writes: an attempt younger than this is not trusted as absent.",
+    )
     stripe_webhook_secret: SecretStr | None = Field(default=None, description="whsec_…; enables /v1/processor_webhooks/stripe.")
     adyen_api_base: str = Field(default="https://checkout-test.adyen.com", description="Adyen Checkout, or the sandbox.")
     adyen_api_key: SecretStr | None = Field(default=None, description="X-API-Key; enables the Adyen connector.")
@@ -94,6 +103,10 @@ class Settings(BaseSettings):
         # call could outlive the lease, the sweeper could ask about a call still in flight.
         if self.processor_timeout_ms >= self.idempotency_lease_seconds * 1000:
             raise ValueError("BASKETPAY_PROCESSOR_TIMEOUT_MS must be shorter than BASKETPAY_IDEMPOTENCY_LEASE_SECONDS")
+        if self.unconfirmed_authorization_cancel_after_seconds <= self.idempotency_lease_seconds:
+            # Giving up while the request may still be waiting for its answer would race it.
+            raise ValueError("BASKETPAY_UNCONFIRMED_AUTHORIZATION_CANCEL_AFTER_SECONDS must exceed "
+                             "BASKETPAY_IDEMPOTENCY_LEASE_SECONDS")
         return self
 
 

@@ -8,6 +8,7 @@ A result that is not explicitly success or failure is `unknown`, never success.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class AttemptView:
     processor_reference: str | None  # the processor's id of the authorization, for modifications
     merchant_reference: str  # basketpay's payment intent id
     final_capture: bool = False
+    created_at: dt.datetime | None = None  # when the attempt was made: some lookups lag behind writes
 
 
 class Connector(Protocol):
@@ -85,6 +87,13 @@ class Connector(Protocol):
     async def inquire(self, attempt: AttemptView) -> ProcessorResult | None:
         """The result of the call made for this attempt, or None if the processor never saw it
         (only when the processor can say so for certain; otherwise an UNKNOWN result)."""
+        ...
+
+    async def cancel_unconfirmed(self, attempt: AttemptView) -> ProcessorResult:
+        """Make sure an authorization whose outcome cannot be learned never charges anyone:
+        cancel it at the processor by the attempt's own reference, whether or not the
+        processor has it (now or later). SUCCEEDED means the processor has taken the
+        cancellation; anything else means "try again later"."""
         ...
 
 

@@ -27,7 +27,8 @@ def build_registry(database: Database, settings: Settings) -> ConnectorRegistry:
     connectors: dict[str, Connector] = {"sandbox": SandboxConnector(database)}
     if settings.stripe_secret_key is not None:
         connectors["stripe"] = StripeConnector(
-            settings.stripe_api_base, settings.stripe_secret_key.get_secret_value(), settings.processor_timeout_ms
+            settings.stripe_api_base, settings.stripe_secret_key.get_secret_value(), settings.processor_timeout_ms,
+            settings.stripe_search_grace_seconds,
         )
     if settings.adyen_api_key is not None:
         connectors["adyen"] = AdyenConnector(

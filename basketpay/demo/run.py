@@ -73,7 +73,8 @@ def demo_server(console: Console, connector: str = "sandbox") -> Iterator[tuple[
             if connector == "stripe":
                 sandboxes = SandboxProcesses().start()
                 env.update({"BASKETPAY_DEFAULT_CONNECTOR": "stripe", "BASKETPAY_STRIPE_SECRET_KEY": "sk_test_demo",
-                            "BASKETPAY_STRIPE_API_BASE": sandboxes.urls["stripe"]})
+                            "BASKETPAY_STRIPE_API_BASE": sandboxes.urls["stripe"],
+                            "BASKETPAY_STRIPE_SEARCH_GRACE_SECONDS": "0"})
             server = ServerProcess(url, env=env, log_path=settings.data_dir / "demo-server.log")
             server.start()
     except (OSError, RuntimeError, SQLAlchemyError) as error:

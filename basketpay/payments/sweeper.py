@@ -7,7 +7,11 @@ retries on another processor and never guesses.
   have, and store the response on the Idempotency-Key so a retry replays it.
 - The processor never saw the call: undo phase one (the intent goes back to where
   it was) and drop the key, so a retry with it starts afresh.
-- The processor does not know yet: leave it for the next sweep.
+- The processor does not know yet: leave it for the next sweep, later each time.
+- An authorization still unknown after `unconfirmed_authorization_cancel_after_seconds`
+  (Adyen has no lookup: an authorisation that got a 500 before Adyen did anything has
+  no notification coming): cancel it at the processor by its own reference, so it can
+  never charge anyone, then fail the attempt; the payment can be confirmed again.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ def attempt_view(attempt: Any) -> AttemptView:
         processor_idempotency_key=attempt.processor_idempotency_key, operation=attempt.operation,
         amount=attempt.amount, currency=attempt.currency, processor_reference=attempt.processor_reference,
         merchant_reference=attempt.payment_intent_id, final_capture=attempt.final_capture,
+        created_at=attempt.created_at,
     )
 
 
@@ -47,7 +52,7 @@ LEFT JOIN idempotency_keys k ON k.merchant_id = attempt.merchant_id AND k.key = 
 WHERE attempt.status = 'pending' AND attempt.created_at < now() - %(lease)s
   AND (k.locked_until IS NULL OR k.locked_until < now())
   AND (attempt.next_inquiry_at IS NULL OR attempt.next_inquiry_at <= now())
-ORDER BY attempt.created_at LIMIT %(limit)s"""
+ORDER BY COALESCE(attempt.next_inquiry_at, attempt.created_at) LIMIT %(limit)s"""  # just asked: to the back
 _BACK_OFF = """
 UPDATE payment_attempts SET inquiries = inquiries + 1, next_inquiry_at = now() + %(delay)s
 WHERE id = %(id)s AND status = 'pending'"""
@@ -61,6 +66,7 @@ class SweepReport:
     still_unknown: int = 0
     skipped: int = 0
     keys_expired: int = 0
+    cancelled_unconfirmed: int = 0
 
 
 class Sweeper:
@@ -98,12 +104,38 @@ class Sweeper:
             log.warning("sweeper_inquiry_failed", attempt_id=attempt_id, error=type(error).__name__)
             result = ProcessorResult(Outcome.UNKNOWN)
         if result is not None and result.outcome is Outcome.UNKNOWN:
+            if self._past_confirmation(attempt):
+                return await self._cancel_unconfirmed(connector, attempt)
             await self._back_off(attempt)
             return "still_unknown"
         async with self._runner.database.transaction() as connection:
             outcome = await self._settle(connection, attempt, result)
         log.info("sweeper_resolved", attempt_id=attempt_id, outcome=outcome)
         return outcome
+
+    def _past_confirmation(self, attempt: Any) -> bool:
+        if attempt.operation not in ("authorize", "sale"):
+            return False  # a modification's fate is always learned: it is re-sent under its key
+        waited: dt.timedelta = utc_now() - attempt.created_at
+        return waited.total_seconds() >= self._settings.unconfirmed_authorization_cancel_after_seconds
+
+    async def _cancel_unconfirmed(self, connector: Any, attempt: Any) -> str:
+        try:
+            cancel = await connector.cancel_unconfirmed(attempt_view(attempt))
+        except Exception as error:
+            log.warning("sweeper_cancel_failed", attempt_id=attempt.id, error=type(error).__name__)
+            cancel = ProcessorResult(Outcome.UNKNOWN)
+        if cancel.outcome is not Outcome.SUCCEEDED:
+            await self._back_off(attempt)
+            return "still_unknown"
+        failed = ProcessorResult(
+            Outcome.FAILED, error_code="authorization_unconfirmed",
+            message="The processor never confirmed this authorization; it was cancelled there. Confirm again.",
+        )
+        async with self._runner.database.transaction() as connection:
+            outcome = await self._settle(connection, attempt, failed)
+        log.info("sweeper_cancelled_unconfirmed", attempt_id=attempt.id, outcome=outcome)
+        return "cancelled_unconfirmed" if outcome == "resolved" else outcome
 
     async def _back_off(self, attempt: Any) -> None:
         """Ask again later, twice as late each time (with jitter, so attempts that went

@@ -21,7 +21,7 @@ from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResul
 
 _NO_ANSWER = (httpx.HTTPError, OSError, TimeoutError)
 # A re-sent request rejected for these reasons says nothing about the original one.
-_SAYS_NOTHING_OF_ORIGINAL = ("processor_authentication_failed", "idempotency_error")
+_SAYS_NOTHING_OF_ORIGINAL = ("processor_authentication_failed",)  # and idempotency_error, UNKNOWN already
 _AWAITING_AUTHORISATION = "awaiting AUTHORISATION notification"
 
 
@@ -133,6 +133,19 @@ class AdyenConnector:
             return unknown(f"The re-sent {attempt.operation} was refused ({result.error_code}).",
                                         attempt.processor_reference)
         return result
+
+    async def cancel_unconfirmed(self, attempt: AttemptView) -> ProcessorResult:
+        """Adyen's technical cancel: POST /cancels naming the payment by the reference basketpay
+        gave it. Adyen cancels it now or, if the payment has not reached it yet, when it does
+        (refunds it if it was captured), and confirms by a TECHNICAL_CANCEL notification;
+        `received` is Adyen taking that on, which is all the sweeper needs."""
+        key = f"{attempt.processor_idempotency_key}-cancel"
+        body = {"merchantAccount": self._merchant_account, "paymentReference": attempt.processor_idempotency_key,
+                "reference": key}
+        answer = await self._post("/cancels", key, body)
+        if isinstance(answer, ProcessorResult):
+            return answer if answer.outcome is not Outcome.FAILED else unknown(f"refused: {answer.error_code}")
+        return transformers.technical_cancel(answer, attempt.processor_idempotency_key)
 
     async def _resend(self, attempt: AttemptView) -> ProcessorResult:
         key, reference, currency = attempt.processor_idempotency_key, attempt.processor_reference, attempt.currency

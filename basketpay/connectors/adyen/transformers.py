@@ -9,7 +9,7 @@ Refused or Error maps to a definitive outcome; anything else is UNKNOWN.
     modifications             201 "received": UNKNOWN until the webhook reports the outcome
     HTTP errors
     ├── 401, 403              FAILED processor_authentication_failed
-    ├── 422 errorCode 704     FAILED idempotency_error (key reused with another body)
+    ├── 422 errorCode 704     UNKNOWN idempotency_error (key reused with another body)
     ├── 400, 404, 422         FAILED adyen_<errorCode> (Adyen rejected it without processing)
     └── 5xx, 429, other       UNKNOWN
     no answer (timeout, refused, reset)   UNKNOWN
@@ -105,6 +105,14 @@ def modification(body: Mapping[str, Any], what: str, payment_reference: str) -> 
     return ProcessorResult(Outcome.UNKNOWN, reference, message="received")
 
 
+def technical_cancel(body: Mapping[str, Any], payment_reference: str) -> ProcessorResult:
+    """`received` for the reference asked about: Adyen will cancel whatever carries it."""
+    reference, status = _text(body, "pspReference"), _text(body, "status")
+    if reference is None or status != "received" or _text(body, "paymentReference") != payment_reference:
+        return _unexpected("technical cancel", reference, status)
+    return ProcessorResult(Outcome.SUCCEEDED, reference, message="received")
+
+
 def _unexpected(what: str, reference: str | None, status: str | None) -> ProcessorResult:
     # Only the reference and status: the rest of an answer may carry card or shopper details.
     logger.warning("adyen %s: unexpected or malformed answer for %s (status %s)", what, reference, status)
@@ -119,7 +127,8 @@ def from_error_status(status_code: int, body: Mapping[str, Any] | None) -> Proce
     error_code = _text(body, "errorCode") if body is not None else None
     message = safe_message(_text(body, "message")) if body is not None else None
     if status_code == 422 and error_code == "704":
-        return ProcessorResult(Outcome.FAILED, error_code="idempotency_error", message=message)
+        # The key did something once: this refusal says nothing about whether that was done.
+        return ProcessorResult(Outcome.UNKNOWN, error_code="idempotency_error", message=message)
     if status_code in _FAILED_STATUSES and error_code is not None:
         return ProcessorResult(Outcome.FAILED, error_code=f"adyen_{error_code}", message=message)
     logger.warning("adyen call failed without a definitive answer: HTTP %s (errorCode %s)", status_code, error_code)

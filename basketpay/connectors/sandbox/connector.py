@@ -186,3 +186,12 @@ class SandboxConnector:
         async with self._database.connection() as connection:
             row = await (await connection.execute(_STORED, {"key": attempt.processor_idempotency_key})).fetchone()
         return None if row is None else _from_json(row.result)
+
+    async def cancel_unconfirmed(self, attempt: AttemptView) -> ProcessorResult:
+        """This sandbox always knows (`inquire` is definitive), so this is only reached by a
+        caller that gave up anyway: void what the key authorized, if anything."""
+        found = await self.inquire(attempt)
+        if found is None or found.outcome is not Outcome.SUCCEEDED or found.processor_reference is None:
+            return ProcessorResult(Outcome.SUCCEEDED, message="Nothing was authorized under this key.")
+        return await self.void(idempotency_key=f"{attempt.processor_idempotency_key}:cancel",
+                               processor_reference=found.processor_reference)

@@ -9,6 +9,7 @@ reconciliation days later.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -24,7 +25,8 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 _NO_ANSWER = (stripe.StripeError, TimeoutError, httpx.HTTPError, OSError)
 # A re-sent request rejected for these reasons says nothing about the original one.
-_SAYS_NOTHING_OF_ORIGINAL = ("processor_authentication_failed", "idempotency_error")
+_SAYS_NOTHING_OF_ORIGINAL = ("processor_authentication_failed",)  # and idempotency_error, UNKNOWN already
+_CANCELABLE = ("requires_payment_method", "requires_confirmation", "requires_action", "requires_capture")
 
 
 def _card_data(card: Card) -> dict[str, Any]:
@@ -37,8 +39,9 @@ def _card_data(card: Card) -> dict[str, Any]:
 class StripeConnector:
     name = "stripe"
 
-    def __init__(self, api_base: str, secret_key: str, timeout_ms: int) -> None:
+    def __init__(self, api_base: str, secret_key: str, timeout_ms: int, search_grace_seconds: float = 60.0) -> None:
         self._api = StripeApi(api_base, secret_key, timeout_ms)
+        self._search_grace = dt.timedelta(seconds=search_grace_seconds)
 
     async def aclose(self) -> None:
         await self._api.close()
@@ -102,20 +105,45 @@ class StripeConnector:
 
     async def _find_authorization(self, attempt: AttemptView) -> ProcessorResult | None:
         """Stripe has no lookup by idempotency key, so the attempt's key is searched for in
-        the metadata. Real Stripe's search is eventually consistent (usually under a minute,
-        up to an hour in an outage): a caller must trust "not found" (None) only for an
-        attempt older than its lease plus that grace period; the sandbox's is immediate."""
+        the metadata. Stripe's search is eventually consistent (usually under a minute, up
+        to an hour in an outage): "not found" is trusted (None) only for an attempt older
+        than the search grace period, and is UNKNOWN before that."""
+        found = await self._search(attempt)
+        if isinstance(found, ProcessorResult):
+            return found
+        if not found:
+            return None if self._search_settled(attempt) else unknown("Not found yet: Stripe's search may lag.")
+        if len(found) > 1:  # one key creates one intent; two mean something else wrote the metadata
+            return unknown(f"{len(found)} PaymentIntents carry this attempt's key.")
+        return transformers.authorization(found[0].to_dict(), attempt.amount)
+
+    async def _search(self, attempt: AttemptView) -> list[stripe.PaymentIntent] | ProcessorResult:
         try:
-            found = await self._api.search_by_attempt(attempt.processor_idempotency_key)
+            return await self._api.search_by_attempt(attempt.processor_idempotency_key)
         except _NO_ANSWER as error:
             # A refused search says nothing of the attempt: UNKNOWN, whatever the error.
             logger.warning("stripe search for an attempt failed: %s", type(error).__name__)
             return unknown(f"The search failed ({type(error).__name__}).")
+
+    def _search_settled(self, attempt: AttemptView) -> bool:
+        return attempt.created_at is not None and dt.datetime.now(dt.UTC) - attempt.created_at >= self._search_grace
+
+    async def cancel_unconfirmed(self, attempt: AttemptView) -> ProcessorResult:
+        """Cancel the PaymentIntent this attempt created, if the search finds one still
+        uncaptured. Not found (past the grace period) means there is nothing to cancel:
+        Stripe answers a create synchronously, so no intent appears later under that key
+        unless the same request is sent again, which basketpay never does once it gives up."""
+        found = await self._search(attempt)
+        if isinstance(found, ProcessorResult):
+            return found
         if not found:
-            return None
-        if len(found) > 1:  # one key creates one intent; two mean something else wrote the metadata
-            return unknown(f"{len(found)} PaymentIntents carry this attempt's key.")
-        return transformers.authorization(found[0].to_dict(), attempt.amount)
+            if self._search_settled(attempt):
+                return ProcessorResult(Outcome.SUCCEEDED, message="Stripe has no PaymentIntent for this attempt.")
+            return unknown("Not found yet: Stripe's search may lag.")
+        if len(found) > 1 or found[0].status not in _CANCELABLE:
+            return unknown(f"The PaymentIntent cannot be canceled (status {found[0].status}).", found[0].id)
+        return await self.void(idempotency_key=f"{attempt.processor_idempotency_key}-cancel",
+                               processor_reference=found[0].id)
 
     async def _resend(self, attempt: AttemptView) -> ProcessorResult:
         """The same request with the same key: Stripe replays the stored answer if it ran it,

@@ -6,7 +6,8 @@ Errors, as the SDK raises them:
 
     stripe.StripeError
     ├── CardError                 402: DECLINED (error code, decline code, user-safe message)
-    ├── IdempotencyError          key reused with other parameters: FAILED "idempotency_error"
+    ├── IdempotencyError          key reused with other parameters: UNKNOWN "idempotency_error"
+    │                             (the key did something else once: never read as "not done")
     ├── InvalidRequestError       400/404, e.g. payment_intent_unexpected_state: FAILED
     ├── AuthenticationError       401: FAILED "processor_authentication_failed"
     ├── PermissionError           403: FAILED "processor_authentication_failed"
@@ -115,7 +116,8 @@ def from_error(error: BaseException) -> ProcessorResult:
     if isinstance(error, stripe.CardError):
         return _card_error(error)
     if isinstance(error, stripe.IdempotencyError):
-        return ProcessorResult(Outcome.FAILED, error_code="idempotency_error", message=safe_message(error.user_message))
+        logger.warning("stripe refused a reused idempotency key: basketpay's request differs from the first")
+        return ProcessorResult(Outcome.UNKNOWN, error_code="idempotency_error", message=safe_message(error.user_message))
     if isinstance(error, stripe.InvalidRequestError):
         code = error.code or "invalid_request"
         return ProcessorResult(Outcome.FAILED, error_code=code, message=safe_message(error.user_message))

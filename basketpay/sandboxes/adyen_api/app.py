@@ -16,7 +16,12 @@ from fastapi.responses import JSONResponse, Response
 
 from basketpay.sandboxes.adyen_api.config import AdyenSandboxConfig
 from basketpay.sandboxes.adyen_api.notifications import Notifier
-from basketpay.sandboxes.adyen_api.parsing import ValidationFailed, parse_modification, parse_payment
+from basketpay.sandboxes.adyen_api.parsing import (
+    ValidationFailed,
+    parse_modification,
+    parse_payment,
+    parse_technical_cancel,
+)
 from basketpay.sandboxes.adyen_api.payments import MODIFICATION_KINDS
 from basketpay.sandboxes.adyen_api.settlement import settlement_route
 from basketpay.sandboxes.adyen_api.store import Recorded, Store, fingerprint
@@ -25,6 +30,8 @@ from basketpay.sandboxes.adyen_api.wire import (
     modification_notification,
     modification_response,
     payment_response,
+    technical_cancel_notification,
+    technical_cancel_response,
 )
 from basketpay.sandboxes.behaviour import behaviour_endpoint
 from basketpay.sandboxes.faults import DroppedReply, Faults, faults_endpoint_for
@@ -139,6 +146,16 @@ def create_app(config: AdyenSandboxConfig | None = None) -> FastAPI:
             modification = store.modify(payment, resolved, modification_request)
             notifier.enqueue(modification_notification(payment, modification, config.hmac_key_hex))
             return 201, modification_response(payment, modification)
+
+        return await _with_faults(faults, request, lambda: _handle(store, request, operation))
+
+    @app.post("/v71/cancels")
+    async def technical_cancel(request: Request) -> Response:
+        def operation(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            cancel_request = parse_technical_cancel(body)
+            psp_reference, payment = store.technical_cancel(cancel_request)
+            notifier.enqueue(technical_cancel_notification(psp_reference, cancel_request, payment, config.hmac_key_hex))
+            return 201, technical_cancel_response(psp_reference, cancel_request)
 
         return await _with_faults(faults, request, lambda: _handle(store, request, operation))
 

@@ -21,7 +21,7 @@ class AdyenSandboxConfig:
     notification_attempts_max: int = 4
     notification_backoff_ms: int = 100
     notification_timeout_ms: int = 2_000
-    notification_queue_size_max: int = 1_000
+    notification_queue_size_max: int = 50_000  # Adyen queues and retries; dropping is not its behaviour
     payments_max: int = 10_000
     idempotency_keys_max: int = 10_000
     modifications_per_payment_max: int = 100

@@ -126,3 +126,20 @@ def parse_modification(body: dict[str, Any], amount_required: bool) -> Modificat
         raise ValidationFailed("130", f"Reference must be a string of at most {REFERENCE_LENGTH_MAX} characters")
     amount = parse_amount(body.get("amount")) if amount_required else None
     return ModificationRequest(merchant_account, reference, amount)
+
+
+@dataclass(frozen=True, slots=True)
+class TechnicalCancelRequest:
+    """POST /cancels: cancel a payment by the merchant's own reference (no pspReference)."""
+
+    merchant_account: str
+    payment_reference: str
+    reference: str | None
+
+
+def parse_technical_cancel(body: dict[str, Any]) -> TechnicalCancelRequest:
+    modification = parse_modification(body, amount_required=False)
+    payment_reference = _required_text(body, "paymentReference")
+    if len(payment_reference) > REFERENCE_LENGTH_MAX:
+        raise ValidationFailed("130", f"paymentReference must be at most {REFERENCE_LENGTH_MAX} characters")
+    return TechnicalCancelRequest(modification.merchant_account, payment_reference, modification.reference)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from basketpay.sandboxes.adyen_api.config import AdyenSandboxConfig
-from basketpay.sandboxes.adyen_api.parsing import ModificationRequest, PaymentRequest
+from basketpay.sandboxes.adyen_api.parsing import Amount, ModificationRequest, PaymentRequest, TechnicalCancelRequest
 from basketpay.sandboxes.adyen_api.payments import Modification, ModificationKind, Payment, apply, refusal
 from basketpay.sandboxes.adyen_api.results import outcome_for
 from basketpay.sandboxes.adyen_api.settlement import JournalLine, modification_line, sale_line
@@ -43,12 +43,21 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _bound(records: OrderedDict[Any, Any], size_max: int) -> None:
+    while len(records) > size_max:
+        records.popitem(last=False)  # the oldest is forgotten first
+
+
 class Store:
     def __init__(self, config: AdyenSandboxConfig) -> None:
         self.lock = asyncio.Lock()
         self._config = config
         self._payments: OrderedDict[str, Payment] = OrderedDict()
         self._idempotency: OrderedDict[tuple[str, str], Recorded] = OrderedDict()
+        # (merchant account, merchant reference) -> pspReference, for technical cancels
+        self._by_reference: OrderedDict[tuple[str, str], str] = OrderedDict()
+        # technical cancels by the reference they name, for a payment that arrives after them
+        self._technical_cancels: OrderedDict[tuple[str, str], TechnicalCancelRequest] = OrderedDict()
         self.ledger: list[JournalLine] = []  # settlement.py: what moved money, with its fees
         # behaviour.py: answers for cards that are not test cards; set_behaviour(store, …) replaces it.
         self.behaviour = behaviour_from_config(config)
@@ -59,8 +68,7 @@ class Store:
 
     def record(self, api_key: str, idempotency_key: str, recorded: Recorded) -> None:
         self._idempotency[(api_key, idempotency_key)] = recorded
-        while len(self._idempotency) > self._config.idempotency_keys_max:
-            self._idempotency.popitem(last=False)
+        _bound(self._idempotency, self._config.idempotency_keys_max)
 
     def payment(self, psp_reference: str) -> Payment | None:
         return self._payments.get(psp_reference)
@@ -88,9 +96,37 @@ class Store:
                                          payment.merchant_reference, dt.datetime.now(dt.UTC)))
         payment.check()
         self._payments[payment.psp_reference] = payment
-        while len(self._payments) > self._config.payments_max:
-            self._payments.popitem(last=False)
+        self._by_reference[(payment.merchant_account, payment.merchant_reference)] = payment.psp_reference
+        _bound(self._payments, self._config.payments_max)
+        _bound(self._by_reference, self._config.payments_max)
+        cancelled_before = self._technical_cancels.get((payment.merchant_account, payment.merchant_reference))
+        if cancelled_before is not None:
+            self._cancel_or_refund(payment, cancelled_before)  # the cancel outran the payment
         return payment
+
+    def technical_cancel(self, request: TechnicalCancelRequest) -> tuple[str, Payment | None]:
+        """Cancel the payment with this merchant reference, now if Adyen has it, else as soon as
+        it arrives. Adyen answers `received` either way; a captured payment is refunded."""
+        key = (request.merchant_account, request.payment_reference)
+        self._technical_cancels[key] = request
+        _bound(self._technical_cancels, self._config.payments_max)
+        psp_reference = self._by_reference.get(key)
+        payment = self._payments.get(psp_reference) if psp_reference is not None else None
+        if payment is not None:
+            self._cancel_or_refund(payment, request)
+        return new_psp_reference(), payment
+
+    def _cancel_or_refund(self, payment: Payment, request: TechnicalCancelRequest) -> None:
+        if not payment.outcome.authorised or payment.cancelled:
+            return
+        modification_request = ModificationRequest(request.merchant_account, request.reference, None)
+        if payment.captured_minor == 0:
+            self.modify(payment, "cancels", modification_request)
+            return
+        left = payment.captured_minor - payment.refunded_minor
+        if left > 0:
+            amount = Amount(left, payment.currency)
+            self.modify(payment, "refunds", ModificationRequest(request.merchant_account, request.reference, amount))
 
     def modify(self, payment: Payment, kind: ModificationKind, request: ModificationRequest) -> Modification:
         """Decide the outcome now; the caller reports it later, by webhook, as Adyen does."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from basketpay.sandboxes.adyen_api.notifications import notification_item
+from basketpay.sandboxes.adyen_api.parsing import TechnicalCancelRequest
 from basketpay.sandboxes.adyen_api.payments import EVENT_CODES, Modification, Payment
 
 
@@ -63,4 +64,27 @@ def modification_notification(payment: Payment, modification: Modification, hmac
         merchant_account=payment.merchant_account,
         merchant_reference=modification.reference or payment.merchant_reference,
         amount=_amount(value, payment.currency), reason=modification.reason, hmac_key_hex=hmac_key_hex,
+    )
+
+
+def technical_cancel_response(psp_reference: str, request: TechnicalCancelRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "merchantAccount": request.merchant_account, "paymentReference": request.payment_reference,
+        "pspReference": psp_reference, "status": "received",
+    }
+    if request.reference is not None:
+        body["reference"] = request.reference
+    return body
+
+
+def technical_cancel_notification(psp_reference: str, request: TechnicalCancelRequest, payment: Payment | None,
+                                  hmac_key_hex: str) -> dict[str, Any]:
+    """Adyen reports a technical cancel as TECHNICAL_CANCEL, naming the payment it cancelled
+    (originalReference) when there was one by then."""
+    amount = _amount(payment.authorised_minor, payment.currency) if payment is not None else {}
+    return notification_item(
+        event_code="TECHNICAL_CANCEL", success=True, psp_reference=psp_reference,
+        original_reference=payment.psp_reference if payment is not None else None,
+        merchant_account=request.merchant_account, merchant_reference=request.reference or request.payment_reference,
+        amount=amount, reason="", hmac_key_hex=hmac_key_hex,
     )

@@ -121,7 +121,7 @@ def test_the_same_key_with_another_body_is_an_idempotency_error(base_url: str) -
         return await authorize(connector, 6000, key=key)
 
     result = run(base_url, scenario)
-    assert (result.outcome, result.error_code) == (Outcome.FAILED, "idempotency_error")
+    assert (result.outcome, result.error_code) == (Outcome.UNKNOWN, "idempotency_error")  # never "not done"
 
 
 ModifyCall = Callable[[AdyenConnector, str, str], Awaitable[ProcessorResult]]
@@ -183,6 +183,23 @@ def test_inquire_about_an_authorization_waits_for_its_webhook(base_url: str, ope
     result = run(base_url, lambda connector: connector.inquire(attempt(operation, new_id("att"), None)))
     assert result is not None
     assert (result.outcome, result.message) == (Outcome.UNKNOWN, "awaiting AUTHORISATION notification")
+
+
+def test_cancel_unconfirmed_is_a_technical_cancel_by_the_attempts_reference(base_url: str) -> None:
+    key = f"basketpay-{new_id('att')}"
+
+    async def scenario(connector: AdyenConnector) -> tuple[ProcessorResult, ProcessorResult]:
+        authorized = await authorize(connector, key=key)
+        return authorized, await connector.cancel_unconfirmed(attempt("authorize", key, None))
+
+    authorized, cancelled = run(base_url, scenario)
+    assert (cancelled.outcome, cancelled.message) == (Outcome.SUCCEEDED, "received")
+    assert sandbox_payment(base_url, authorized.processor_reference)["cancelled"] is True
+
+
+def test_cancel_unconfirmed_without_an_answer_is_unknown() -> None:
+    result = run("http://127.0.0.1:1", lambda connector: connector.cancel_unconfirmed(attempt("authorize", "k", None)))
+    assert result.outcome is Outcome.UNKNOWN
 
 
 def test_inquire_about_a_capture_replays_it(base_url: str) -> None:

@@ -4,6 +4,7 @@ increments, voids, refunds, test-card declines, idempotent retries and `inquire`
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import socket
 import time
@@ -30,10 +31,11 @@ def base_url() -> Iterator[str]:
         yield url
 
 
-def run(base_url: str, scenario: Callable[[StripeConnector], Awaitable[T]]) -> T:
-    """One event loop per test: the SDK's httpx client belongs to the loop that first used it."""
+def run(base_url: str, scenario: Callable[[StripeConnector], Awaitable[T]], search_grace_seconds: float = 0) -> T:
+    """One event loop per test: the SDK's httpx client belongs to the loop that first used it.
+    No search grace by default: the sandbox's search sees a write at once."""
     async def main() -> T:
-        connector = StripeConnector(base_url, "sk_test_123", TIMEOUT_MS)
+        connector = StripeConnector(base_url, "sk_test_123", TIMEOUT_MS, search_grace_seconds)
         try:
             return await scenario(connector)
         finally:
@@ -153,8 +155,10 @@ def test_same_idempotency_key_makes_one_payment_intent(base_url: str) -> None:
     assert [intent.id for intent in found.data] == [first.processor_reference]
 
 
-def attempt(key: str, operation: str, amount: int, reference: str | None, final: bool = False) -> AttemptView:
-    return AttemptView(key, operation, amount, "EUR", reference, new_id("pi"), final)
+def attempt(key: str, operation: str, amount: int, reference: str | None, final: bool = False,
+            age_seconds: float = 120) -> AttemptView:
+    created_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=age_seconds)
+    return AttemptView(key, operation, amount, "EUR", reference, new_id("pi"), final, created_at)
 
 
 def test_inquire_after_authorize_finds_it(base_url: str) -> None:
@@ -182,6 +186,35 @@ def test_inquire_after_a_decline_finds_the_decline(base_url: str) -> None:
 
 def test_inquire_for_a_key_never_sent_is_none(base_url: str) -> None:
     assert run(base_url, lambda connector: connector.inquire(attempt(new_id("att"), "sale", 100, None))) is None
+
+
+def test_not_found_is_not_trusted_within_the_search_grace_period(base_url: str) -> None:
+    young = attempt(new_id("att"), "authorize", 100, None, age_seconds=5)
+    inquired = run(base_url, lambda connector: connector.inquire(young), search_grace_seconds=60)
+    assert inquired is not None and inquired.outcome is Outcome.UNKNOWN  # the search may not show it yet
+    old = attempt(young.processor_idempotency_key, "authorize", 100, None, age_seconds=61)
+    assert run(base_url, lambda connector: connector.inquire(old), search_grace_seconds=60) is None
+
+
+def test_cancel_unconfirmed_cancels_the_authorization_the_attempt_made(base_url: str) -> None:
+    key = new_id("att")
+
+    async def scenario(connector: StripeConnector) -> ProcessorResult:
+        await authorize(connector, key=key)
+        return await connector.cancel_unconfirmed(attempt(key, "authorize", 5000, None))
+
+    cancelled = run(base_url, scenario)
+    assert cancelled.outcome is Outcome.SUCCEEDED
+    assert stripe_intent(base_url, cancelled.processor_reference).status == "canceled"
+
+
+def test_cancel_unconfirmed_with_nothing_at_stripe_succeeds_once_the_search_is_settled(base_url: str) -> None:
+    key = new_id("att")
+    settled = run(base_url, lambda connector: connector.cancel_unconfirmed(attempt(key, "authorize", 5000, None)))
+    assert settled.outcome is Outcome.SUCCEEDED
+    young = attempt(key, "authorize", 5000, None, age_seconds=1)
+    too_soon = run(base_url, lambda connector: connector.cancel_unconfirmed(young), search_grace_seconds=60)
+    assert too_soon.outcome is Outcome.UNKNOWN
 
 
 def test_inquire_for_a_capture_resends_without_capturing_twice(base_url: str) -> None:
@@ -254,7 +287,7 @@ def test_same_key_with_other_parameters_is_an_idempotency_error(base_url: str) -
         return await authorize(connector, 6000, key=key)
 
     result = run(base_url, scenario)
-    assert (result.outcome, result.error_code) == (Outcome.FAILED, "idempotency_error")
+    assert (result.outcome, result.error_code) == (Outcome.UNKNOWN, "idempotency_error")  # never "not done"
 
 
 def test_a_wrong_api_key_fails_and_an_inquiry_with_it_is_unknown(base_url: str) -> None:

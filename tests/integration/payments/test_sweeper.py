@@ -159,3 +159,35 @@ def test_an_attempt_for_an_unknown_connector_does_not_stop_the_sweep(settings, m
 
     report = asyncio.run(scenario())
     assert report.still_unknown >= 1  # reported and backed off, not a crashed sweep
+
+
+def test_an_authorization_never_confirmed_is_cancelled_at_the_processor(settings, merchant, payment_method) -> None:  # type: ignore[no-untyped-def]
+    cancel_after = {"unconfirmed_authorization_cancel_after_seconds": 0.5, "inquiry_backoff_base_seconds": 0.01}
+
+    async def scenario() -> tuple[Any, Any, Any, Any]:
+        container = await build_services(replace_lease(settings).model_copy(update=cancel_after))
+        payments = container.payments
+        silent = SilentConnector(payments.connectors.get("sandbox"))
+        payments.connectors = ConnectorRegistry({"sandbox": silent}, "sandbox")  # type: ignore[dict-item]
+        try:
+            intent_id, _ = await confirm_in_flight(payments, merchant[0], payment_method, "never-confirmed")
+            early = await Sweeper(payments).sweep_once()  # 0.3 s old: not given up on yet
+            await asyncio.sleep(0.3)
+            late = await Sweeper(payments).sweep_once()
+            async with container.database.connection() as connection:
+                charge = await (await connection.execute(
+                    "SELECT status FROM sandbox_charges WHERE merchant_reference = %s", (intent_id,))).fetchone()
+                key = await (await connection.execute(
+                    "SELECT response_status FROM idempotency_keys WHERE merchant_id = %s AND key = 'never-confirmed'",
+                    (merchant[0],))).fetchone()
+            return early, late, await payments.retrieve(merchant[0], intent_id), (charge.status, key.response_status)
+        finally:
+            await container.database.close()
+
+    early, late, after, (charge_status, response_code) = asyncio.run(scenario())
+    assert (early.still_unknown, early.cancelled_unconfirmed) == (1, 0)
+    assert late.cancelled_unconfirmed == 1
+    assert charge_status == "voided"  # the authorization made at the processor holds nothing any more
+    assert after["status"] == "requires_payment_method"
+    assert after["last_payment_error"]["code"] == "authorization_unconfirmed"
+    assert response_code == 402  # a retry with the key replays the failure

@@ -1,17 +1,16 @@
 """Unknown outcomes through the Adyen connector against the Adyen-compatible sandbox:
 20% of replies lost (the sandbox carries the request out, then drops the connection)
-and 5% of 500s before anything is done. Payments go through the API; then the faults
-stop, the notifications the sandbox sends anyway (AUTHORISATION, CAPTURE) arrive, and
-the sweeper re-sends the modifications still in flight.
+and 5% of 500s before anything is done, over 1,000 payments. Payments go through the
+API; then the faults stop, the notifications the sandbox sends anyway (AUTHORISATION,
+CAPTURE) arrive, and the sweeper re-sends the modifications still in flight.
 
-What is guaranteed, and asserted: every payment the sandbox authorised for us matches
-exactly one basketpay authorization that succeeded with its pspReference, captured
-amounts agree, nothing is charged twice. What is not: an authorisation that got a 500
-before Adyen did anything has no payment, no notification, and Adyen has no lookup by
-reference, so basketpay's attempt stays pending; the test checks that every attempt
-left pending is exactly such a one, and reports how many there are. Those stay pending
-for good, so the test runs in a database of its own: a later test's sweeper (configured
-without Adyen) would otherwise meet them."""
+An authorisation that got a 500 before Adyen did anything has no payment and no
+notification coming, and Adyen has no lookup by reference: once it is older than
+`unconfirmed_authorization_cancel_after_seconds` the sweeper cancels it at Adyen by its
+reference (a technical cancel, which also catches a payment that arrives late) and
+fails the attempt. Asserted afterwards: every payment Adyen holds authorised for us
+matches exactly one basketpay authorization that succeeded with its pspReference,
+captured amounts agree, nothing is charged twice, and no attempt is left pending."""
 
 from __future__ import annotations
 
@@ -38,13 +37,14 @@ from basketpay.settings import Settings
 from tests.conftest import server_env
 from tests.helpers import drive_payments, sweep_once
 
-PAYMENTS = 300
+PAYMENTS = 1000
 CLIENTS = 8
 LEASE_SECONDS = 2.0
 TIMEOUT_MS = 1000
 HMAC_KEY_HEX = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 FAULTS = {"error_rate": 0.05, "reply_lost_rate": 0.20, "seed": 20261125}
 SWEEPS_MAX = 5
+CANCEL_AFTER_SECONDS = LEASE_SECONDS + 1
 QUIET_SECONDS = 1.0  # no notification delivered for this long: the sandbox's queue is drained
 QUIET_WAIT_SECONDS_MAX = 30.0
 
@@ -131,9 +131,11 @@ def test_books_agree_after_lost_replies_and_errors(
             "adyen_api_key": SecretStr("any"),
             "adyen_hmac_key_hex": SecretStr(HMAC_KEY_HEX),
             "idempotency_lease_seconds": LEASE_SECONDS, "processor_timeout_ms": TIMEOUT_MS,
+            "unconfirmed_authorization_cancel_after_seconds": CANCEL_AFTER_SECONDS,
+            "inquiry_backoff_base_seconds": 0.01,
         })
         wait_for_quiet(adyen_url)
-        time.sleep(LEASE_SECONDS + 0.2)
+        time.sleep(CANCEL_AFTER_SECONDS + 0.2)
         for _ in range(SWEEPS_MAX):
             sweep_once(sweep_settings)
             wait_for_quiet(adyen_url)  # the CAPTUREs of re-sent captures reach the server
@@ -141,16 +143,19 @@ def test_books_agree_after_lost_replies_and_errors(
     finally:
         server.stop()
         sandboxes.stop()
-    never_created = assert_books_agree(processor_payments, *attempts(own_engine, merchant[0]))
-    print(f"\n{len(never_created)} of {PAYMENTS} authorizations got a 500 before Adyen did anything; "
-          "they stay pending (Adyen has no lookup by reference)")
+    cancelled = assert_books_agree(processor_payments, *attempts(own_engine, merchant[0]))
+    assert cancelled, "some authorizations got a 500 before Adyen did anything"
+    print(f"\n{len(cancelled)} of {PAYMENTS} authorizations were never confirmed; cancelled at Adyen by reference")
 
 
 def assert_books_agree(processor_payments: list[dict[str, Any]], intents: dict[str, Any],
                        rows: list[Any]) -> list[Any]:
-    """Returns the attempts left pending, each an authorization Adyen never saw."""
+    """Returns the authorizations basketpay gave up on and cancelled at Adyen."""
     by_key = {row.processor_idempotency_key: row for row in rows}
-    charges = [p for p in processor_payments if p["merchantReference"] in by_key and p["resultCode"] == "Authorised"]
+    unconfirmed = [row for row in rows if row.error_code == "authorization_unconfirmed"]
+    given_up = {row.processor_idempotency_key for row in unconfirmed}
+    charges = [p for p in processor_payments if p["merchantReference"] in by_key and p["resultCode"] == "Authorised"
+               and p["merchantReference"] not in given_up]
     succeeded = Counter(row.processor_reference for row in rows
                         if row.operation == "authorize" and row.status == "succeeded")
     assert len(charges) == sum(succeeded.values()) > PAYMENTS * 0.5
@@ -164,8 +169,10 @@ def assert_books_agree(processor_payments: list[dict[str, Any]], intents: dict[s
         assert ours.amount_received == charge["capturedValue"], (charge, ours)
     per_intent = Counter(by_key[charge["merchantReference"]].payment_intent_id for charge in charges)
     assert max(per_intent.values()) == 1  # never charged twice for one payment
-    seen = {p["merchantReference"] for p in processor_payments}
-    pending = [row for row in rows if row.status == "pending"]
-    assert all(row.operation == "authorize" and row.processor_idempotency_key not in seen for row in pending), \
-        [(row.operation, row.processor_idempotency_key) for row in pending if row.processor_idempotency_key in seen]
-    return pending
+    assert [row.id for row in rows if row.status == "pending"] == []
+    held = {p["merchantReference"]: p for p in processor_payments}
+    for row in unconfirmed:
+        assert row.operation == "authorize", row
+        if row.processor_idempotency_key in held:  # it reached Adyen after all: cancelled there
+            assert held[row.processor_idempotency_key]["cancelled"], row
+    return unconfirmed

@@ -42,6 +42,7 @@ def sandboxes() -> Iterator[SandboxProcesses]:
 def stripe_env(sandboxes: SandboxProcesses) -> dict[str, str]:
     return {
         "BASKETPAY_DEFAULT_CONNECTOR": "stripe", "BASKETPAY_STRIPE_API_BASE": sandboxes.urls["stripe"],
+        "BASKETPAY_STRIPE_SEARCH_GRACE_SECONDS": "0",  # the sandbox's search is immediate
         "BASKETPAY_STRIPE_SECRET_KEY": "sk_test_recovery", "BASKETPAY_IDEMPOTENCY_LEASE_SECONDS": str(LEASE_SECONDS),
         "BASKETPAY_PROCESSOR_TIMEOUT_MS": str(TIMEOUT_MS), "BASKETPAY_SWEEPER_INTERVAL_SECONDS": "3600",
         "BASKETPAY_RATE_LIMIT_REQUESTS_PER_SECOND": "100000", "BASKETPAY_LOG_LEVEL": "WARNING",
@@ -78,7 +79,7 @@ def test_books_agree_after_lost_replies_and_errors(
 
     time.sleep(LEASE_SECONDS + 0.2)
     sweep_settings = settings.model_copy(update={
-        "default_connector": "stripe", "stripe_api_base": sandboxes.urls["stripe"],
+        "default_connector": "stripe", "stripe_api_base": sandboxes.urls["stripe"], "stripe_search_grace_seconds": 0,
         "stripe_secret_key": Settings(stripe_secret_key="sk_test_recovery").stripe_secret_key,
         "idempotency_lease_seconds": LEASE_SECONDS, "processor_timeout_ms": TIMEOUT_MS,
     })

@@ -340,3 +340,42 @@ def test_a_slow_receiver_and_a_notification_delay_never_block_the_api() -> None:
                 assert receiver.items == []
             for psp in references:
                 assert receiver.event("AUTHORISATION", psp)["success"] == "true"
+
+
+def technical_cancel(client: httpx.Client, payment_reference: str) -> dict[str, Any]:
+    body = {"merchantAccount": MERCHANT, "paymentReference": payment_reference, "reference": f"tc-{payment_reference}"}
+    response = client.post("/v71/cancels", json=body)
+    assert response.status_code == 201, response.text
+    assert (response.json()["status"], response.json()["paymentReference"]) == ("received", payment_reference)
+    return dict(response.json())
+
+
+def test_technical_cancel_cancels_a_payment_by_its_reference(client: httpx.Client, receiver: Receiver) -> None:
+    body = payment_body(additionalData={"manualCapture": "true"})
+    psp = client.post("/v71/payments", json=body).json()["pspReference"]
+    cancel = technical_cancel(client, body["reference"])
+    item = receiver.event("TECHNICAL_CANCEL", cancel["pspReference"])
+    assert (item["success"], item["originalReference"]) == ("true", psp)
+    assert state(client, psp)["cancelled"] is True
+
+
+def test_technical_cancel_refunds_a_captured_payment(client: httpx.Client, receiver: Receiver) -> None:
+    body = payment_body(additionalData={"manualCapture": "false"})
+    psp = client.post("/v71/payments", json=body).json()["pspReference"]
+    technical_cancel(client, body["reference"])
+    assert state(client, psp)["refundedValue"] == 1000
+
+
+def test_technical_cancel_catches_a_payment_that_arrives_later(client: httpx.Client, receiver: Receiver) -> None:
+    body = payment_body(additionalData={"manualCapture": "true"})
+    cancel = technical_cancel(client, body["reference"])
+    assert "originalReference" not in receiver.event("TECHNICAL_CANCEL", cancel["pspReference"])
+    late = client.post("/v71/payments", json=body).json()
+    assert late["resultCode"] == "Authorised"
+    assert state(client, late["pspReference"])["cancelled"] is True  # it never holds the shopper's money
+
+
+def test_technical_cancel_needs_a_payment_reference(client: httpx.Client) -> None:
+    response = client.post("/v71/cancels", json={"merchantAccount": MERCHANT})
+    assert response.status_code == 422
+    assert "paymentReference" in response.json()["message"]
