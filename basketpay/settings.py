@@ -58,6 +58,11 @@ class Settings(BaseSettings):
                     "the processor by its reference, and fails.",
     )
 
+    ledger_hot_account_buckets: int = Field(
+        default=16, ge=1, le=64,
+        description="Balance rows a hot ledger account (processor clearing, revenue, ...) is spread over.",
+    )
+
     rate_limit_requests_per_second: float = Field(default=2000.0, gt=0)
     rate_limit_burst_max: int = Field(default=4000, ge=1)
     auth_cache_seconds: float = Field(default=30.0, ge=0)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from basketpay.db.embedded import embedded_database_url
 from basketpay.db.migrate import migrate
+from basketpay.ledger.check import check_ledger
 from basketpay.merchants.service import create_merchant
 from basketpay.server import ServerProcess
 from basketpay.settings import Settings
@@ -97,3 +98,15 @@ def client(server: ServerProcess, merchant: tuple[str, str]) -> Iterator[httpx.C
     headers = {"Authorization": f"Bearer {merchant[1]}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30.0) as http:
         yield http
+
+
+@pytest.fixture(autouse=True)
+def books_balance(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that touched the database: `basketpay ledger check` finds nothing."""
+    engine: Engine | None = request.getfixturevalue("engine") if "database_url" in request.fixturenames else None
+    yield
+    if engine is None:
+        return
+    with engine.connect() as connection:
+        report = check_ledger(connection)
+    assert report.ok, f"the ledger check failed after this test: {report.violations}"

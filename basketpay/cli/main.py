@@ -13,6 +13,7 @@ import os
 
 import typer
 
+from basketpay.ledger.cli import ledger_app
 from basketpay.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -20,6 +21,7 @@ merchant_app = typer.Typer(no_args_is_help=True, help="Merchants and their secre
 app.add_typer(merchant_app, name="merchant")
 vault_app = typer.Typer(no_args_is_help=True, help="The card vault.")
 app.add_typer(vault_app, name="vault")
+app.add_typer(ledger_app, name="ledger")
 
 
 def _setup_logging() -> None:

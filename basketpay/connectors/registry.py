@@ -16,6 +16,9 @@ class ConnectorRegistry:
         self._connectors = connectors
         self.default = default
 
+    def names(self) -> list[str]:
+        return sorted(self._connectors)
+
     def get(self, name: str) -> Connector:
         connector = self._connectors.get(name)
         if connector is None:

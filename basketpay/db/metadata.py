@@ -31,6 +31,7 @@ def import_all_tables() -> MetaData:
     from basketpay.audit import tables as _audit  # noqa: F401
     from basketpay.connectors.sandbox import tables as _sandbox  # noqa: F401
     from basketpay.idempotency import tables as _idempotency  # noqa: F401
+    from basketpay.ledger import tables as _ledger  # noqa: F401
     from basketpay.merchants import tables as _merchants  # noqa: F401
     from basketpay.outbox import tables as _outbox  # noqa: F401
     from basketpay.payments import tables as _payments  # noqa: F401

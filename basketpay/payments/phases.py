@@ -41,6 +41,8 @@ from basketpay.idempotency import keys
 from basketpay.idempotency.keys import KeyRequest, KeySeen, StoredResponse
 from basketpay.idempotency.tables import idempotency_keys
 from basketpay.invariant import InvariantViolation, invariant
+from basketpay.ledger import chart
+from basketpay.ledger.payment_postings import PaymentPostings
 from basketpay.observability.metrics import PROCESSOR_LATENCY
 from basketpay.outbox.tables import events as events_table
 from basketpay.payments import repository
@@ -106,6 +108,17 @@ class PhaseRunner:
         self.connectors = connectors
         self.vault = vault
         self.settings = settings
+        self.postings = PaymentPostings(settings.ledger_hot_account_buckets)
+        self._charted: set[tuple[str, str]] = set()  # (merchant, currency) whose chart exists
+
+    async def ensure_chart(self, merchant_id: str, currency: str) -> None:
+        """The merchant's ledger accounts in this currency exist before anything posts to them."""
+        if (merchant_id, currency) in self._charted:
+            return
+        async with self.database.transaction() as connection:
+            await chart.provision(connection, merchant_id, currency, self.connectors.names(),
+                                  self.settings.ledger_hot_account_buckets)
+        self._charted.add((merchant_id, currency))
 
     async def execute(self, context: RequestContext, phase_one: PhaseOne) -> StoredResponse:
         request = context.key_request()
@@ -234,8 +247,9 @@ class PhaseRunner:
             async with self.database.connection() as connection:
                 await keys.update(connection, request, {"locked_until": None})
             return pending_response(intent, refund)
+        await self.ensure_chart(intent.merchant_id, intent.currency)
         version, now = intent.version, utc_now()
-        done = completion(intent, attempt, refund, result, latency_ms, now)
+        done = completion(intent, attempt, refund, result, latency_ms, now, self.postings)
         batch = WriteBatch().guard_update(
             payment_intents, {**repository.intent_values(intent), "version": version + 1, "updated_at": now},
             {"id": intent.id, "version": version},
@@ -244,6 +258,8 @@ class PhaseRunner:
         if done.refund_values is not None:
             batch.then_update(refunds, done.refund_values, {"id": attempt.refund_id})
         batch.then_insert_many(events_table, done.events)
+        if done.ledger is not None:
+            done.ledger.add_to(batch, now)
         batch.then_update(idempotency_keys, keys.finished(done.response, now), request.where())
         statement, params = batch.statement()
         async with self.database.connection() as connection:
@@ -255,6 +271,7 @@ class PhaseRunner:
         return done.response
 
     async def phase_two_locked(self, sent: Any, result: ProcessorResult, latency_ms: int | None) -> StoredResponse:
+        await self.ensure_chart(sent.merchant_id, sent.currency)
         async with self.database.transaction() as connection:
             intent = await repository.load_intent(connection, sent.merchant_id, sent.payment_intent_id, for_update=True)
             attempt = await repository.load_attempt(connection, sent.id, for_update=True)
@@ -264,7 +281,7 @@ class PhaseRunner:
                 if attempt.refund_id:
                     refund = await repository.load_refund(connection, attempt.merchant_id, attempt.refund_id)
                 return pending_response(intent, refund)
-            return await apply_locked(connection, attempt, intent, result, latency_ms, utc_now())
+            return await apply_locked(connection, attempt, intent, result, latency_ms, utc_now(), self.postings)
 
     # -- slow path --------------------------------------------------------------------------------------
     async def _slow_path(self, request: KeyRequest, phase_one: PhaseOne) -> StoredResponse:

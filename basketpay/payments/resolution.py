@@ -22,6 +22,7 @@ from basketpay.connectors.base import Outcome, ProcessorResult
 from basketpay.idempotency import keys
 from basketpay.idempotency.keys import StoredResponse
 from basketpay.invariant import invariant
+from basketpay.ledger.payment_postings import Amounts, LedgerWrite, PaymentPostings
 from basketpay.observability.metrics import PAYMENT_OUTCOMES
 from basketpay.outbox.writer import event_row, record_events
 from basketpay.payments import repository
@@ -40,6 +41,7 @@ class Completion:
     refund_values: dict[str, Any] | None
     events: list[dict[str, Any]]
     response: StoredResponse
+    ledger: LedgerWrite | None  # the entry the change posts, if it moved money
 
 
 def _apply_to_intent(intent: PaymentIntent, attempt: Any, result: ProcessorResult, now: dt.datetime) -> str:
@@ -65,12 +67,15 @@ def _apply_to_intent(intent: PaymentIntent, attempt: Any, result: ProcessorResul
 
 
 def completion(
-    intent: PaymentIntent, attempt: Any, refund: Any, result: ProcessorResult, latency_ms: int | None, now: dt.datetime
+    intent: PaymentIntent, attempt: Any, refund: Any, result: ProcessorResult, latency_ms: int | None, now: dt.datetime,
+    postings: PaymentPostings,
 ) -> Completion:
     """Apply a definitive answer to the intent (in memory) and say what to write."""
     invariant(result.outcome is not Outcome.UNKNOWN, "only a definitive answer is applied")
     invariant(intent.id == attempt.payment_intent_id, "the attempt belongs to the intent")
+    before = Amounts.of(intent)
     event_type = _apply_to_intent(intent, attempt, result, now)
+    ledger = postings.for_change(intent, attempt, before) if result.outcome is Outcome.SUCCEEDED else None
     status = _ATTEMPT_STATUS[result.outcome]
     attempt_values = {
         "status": status, "processor_reference": result.processor_reference, "error_code": result.error_code,
@@ -85,7 +90,7 @@ def completion(
         refund = _merged(refund, refund_values)
         events.append(event_row(intent.merchant_id, f"refund.{refund.status}", refund.id, refund_json(refund)))
     response = response_for(_merged(attempt, attempt_values), intent, refund, intent_body)
-    return Completion(attempt_values, refund_values, events, response)
+    return Completion(attempt_values, refund_values, events, response, ledger)
 
 
 def count_outcome(attempt: Any, result: ProcessorResult) -> None:
@@ -100,7 +105,7 @@ def _merged(row: Any, values: dict[str, Any]) -> SimpleNamespace:
 
 async def apply_locked(
     connection: AsyncConnection[Any], attempt: Any, intent: PaymentIntent, result: ProcessorResult,
-    latency_ms: int | None, now: dt.datetime,
+    latency_ms: int | None, now: dt.datetime, postings: PaymentPostings,
 ) -> StoredResponse:
     """Inside a transaction, with the intent and the attempt locked."""
     refund = None
@@ -109,8 +114,10 @@ async def apply_locked(
     if attempt.status != "pending":
         response = response_for(attempt, intent, refund)
     else:
-        done = completion(intent, attempt, refund, result, latency_ms, now)
+        done = completion(intent, attempt, refund, result, latency_ms, now, postings)
         await repository.save_intent(connection, intent)
+        if done.ledger is not None:
+            await done.ledger.write(connection, now)
         await repository.complete_attempt(connection, attempt.id, **done.attempt_values)
         if done.refund_values is not None:
             await repository.set_refund_status(connection, attempt.refund_id, **done.refund_values)

@@ -108,6 +108,7 @@ class Sweeper:
                 return await self._cancel_unconfirmed(connector, attempt)
             await self._back_off(attempt)
             return "still_unknown"
+        await self._runner.ensure_chart(attempt.merchant_id, attempt.currency)
         async with self._runner.database.transaction() as connection:
             outcome = await self._settle(connection, attempt, result)
         log.info("sweeper_resolved", attempt_id=attempt_id, outcome=outcome)
@@ -150,6 +151,7 @@ class Sweeper:
         or not: a request still holding the key only waits for an answer it did not get."""
         async with self._runner.database.connection() as connection:
             attempt = await repository.load_attempt(connection, attempt_id)
+        await self._runner.ensure_chart(attempt.merchant_id, attempt.currency)
         async with self._runner.database.transaction() as connection:
             return await self._settle(connection, attempt, result, respect_lease=False)
 
@@ -163,7 +165,7 @@ class Sweeper:
         if result is None:
             await self._not_processed(connection, attempt, intent)
             return "not_processed"
-        await apply_locked(connection, attempt, intent, result, None, utc_now())
+        await apply_locked(connection, attempt, intent, result, None, utc_now(), self._runner.postings)
         return "resolved"
 
     async def _not_processed(self, connection: AsyncConnection[Any], attempt: Any, intent: PaymentIntent) -> None:
