@@ -18,6 +18,8 @@ from basketpay.api.middleware import RequestContextMiddleware
 from basketpay.api.ratelimit import RateLimiter
 from basketpay.connectors.registry import build_registry
 from basketpay.db.database import Database
+from basketpay.ledger import api as ledger_api
+from basketpay.ledger.service import LedgerService
 from basketpay.merchants.service import Authenticator
 from basketpay.observability.metrics import render_metrics
 from basketpay.payments import api as payments_api
@@ -49,6 +51,7 @@ async def build_services(settings: Settings) -> Services:
         limiter=RateLimiter(settings.rate_limit_requests_per_second, settings.rate_limit_burst_max),
         vault=vault,
         payments=payments,
+        ledger=LedgerService(payments),
     )
 
 
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
     app.include_router(payments_api.router)
     app.include_router(vault_api.router)
     app.include_router(processor_events_api.router)
+    app.include_router(ledger_api.router)
 
     install_openapi_security(app)
 

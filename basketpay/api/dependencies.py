@@ -14,6 +14,7 @@ from basketpay.api.ratelimit import RateLimiter
 from basketpay.db.database import Database
 from basketpay.db.pagination import LIMIT_DEFAULT, LIMIT_MAX, PageRequest
 from basketpay.idempotency.keys import StoredResponse, validate_key
+from basketpay.ledger.service import LedgerService
 from basketpay.merchants.service import Authenticator
 from basketpay.payments.phases import RequestContext
 from basketpay.payments.schemas import OBJECT_ID_PATTERN
@@ -30,6 +31,7 @@ class Services:
     limiter: RateLimiter
     vault: Vault
     payments: PaymentService
+    ledger: LedgerService
 
 
 def services(request: Request) -> Services:

@@ -43,6 +43,11 @@ CHECKS: dict[str, str] = {
         WHERE b.account_id IS NULL
            OR (b.posted, b.pending_debits, b.pending_credits)
               IS DISTINCT FROM (coalesce(s.posted, 0), coalesce(s.pending_debits, 0), coalesce(s.pending_credits, 0))""",
+    "trial_balance_is_zero": """
+        SELECT a.merchant_id, a.currency, sum(b.posted) AS posted, sum(b.pending_debits - b.pending_credits) AS pending
+        FROM ledger_balances b JOIN ledger_accounts a ON a.id = b.account_id
+        GROUP BY a.merchant_id, a.currency
+        HAVING sum(b.posted) <> 0 OR sum(b.pending_debits - b.pending_credits) <> 0""",
     "guarded_accounts_not_negative": """
         SELECT a.id, a.code FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id
         WHERE a.guard = 'non_negative' AND ((a.normal_balance = 'debit' AND b.posted - b.pending_credits < 0)

@@ -82,15 +82,18 @@ def transfer(debit: str, credit: str, currency: str, amount: int, *, phase: int 
     return [Posting(debit, currency, amount, phase, debit_bucket), Posting(credit, currency, -amount, phase, credit_bucket)]
 
 
-def release(debit: str, credit: str, currency: str, amount: int, bucket: int) -> list[Posting]:
-    """Take back `amount` of a hold placed as pending DR `debit` / CR `credit`."""
+def release(debit: str, credit: str, currency: str, amount: int, bucket: int,
+            credit_bucket: int | None = None) -> list[Posting]:
+    """Take back `amount` of a hold placed as pending DR `debit` / CR `credit` (in the hold's buckets)."""
     invariant(amount > 0, "a release takes back a positive amount")
     return [Posting(debit, currency, -amount, PHASE_RELEASE, bucket),
-            Posting(credit, currency, amount, PHASE_RELEASE, bucket)]
+            Posting(credit, currency, amount, PHASE_RELEASE, bucket if credit_bucket is None else credit_bucket)]
 
 
-def hold(debit: str, credit: str, currency: str, amount: int, bucket: int) -> list[Posting]:
-    return transfer(debit, credit, currency, amount, phase=PHASE_PENDING, debit_bucket=bucket, credit_bucket=bucket)
+def hold(debit: str, credit: str, currency: str, amount: int, bucket: int,
+         credit_bucket: int | None = None) -> list[Posting]:
+    return transfer(debit, credit, currency, amount, phase=PHASE_PENDING, debit_bucket=bucket,
+                    credit_bucket=bucket if credit_bucket is None else credit_bucket)
 
 
 def hold_bucket(hold_id: str, buckets: int) -> int:

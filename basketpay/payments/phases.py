@@ -84,6 +84,10 @@ class Plan:
     intent: PaymentIntent | None = None
     version_read: int | None = None  # None with an intent: a new intent, inserted
     inserts: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
+    # Rows of one table that must be one INSERT (a ledger entry's postings balance per statement).
+    insert_many: list[tuple[Table, list[dict[str, Any]]]] = field(default_factory=list)
+    # Updates that must find their row as it was read (e.g. a ledger hold): else a Conflict.
+    guards: list[tuple[Table, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     attempt: SimpleNamespace | None = None
     refund: SimpleNamespace | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -155,8 +159,12 @@ class PhaseRunner:
             else:
                 values = {**repository.intent_values(intent), "version": plan.version_read + 1, "updated_at": now}
                 batch.guard_update(payment_intents, values, {"id": intent.id, "version": plan.version_read})
+        for table, values, where in plan.guards:
+            batch.guard_update(table, values, where)
         for table, values in plan.inserts:
             batch.then_insert(table, values)
+        for table, rows in plan.insert_many:
+            batch.then_insert_many(table, rows)
         if plan.refund is not None:
             batch.then_insert(refunds, vars(plan.refund))
         if plan.attempt is not None:
@@ -179,8 +187,12 @@ class PhaseRunner:
         counts = list(row)
         if request is not None and claim_key and counts[0] == 0:
             return False
+        if plan.guards and min(counts[len(counts) - len(plan.guards):]) == 0:
+            if request is not None and claim_key:
+                await keys.forget(connection, request)
+            raise Conflict("The object was changed by another request; retry.", code="lock_timeout")
         if plan.intent is not None and plan.version_read is not None:
-            if counts[-1] == 0:
+            if counts[-1 - len(plan.guards)] == 0:
                 if request is not None and claim_key:
                     await keys.forget(connection, request)
                 raise Conflict("The PaymentIntent was changed by another request; retry.", code="lock_timeout")

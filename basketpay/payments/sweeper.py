@@ -27,6 +27,7 @@ from psycopg import AsyncConnection
 
 from basketpay.connectors.base import AttemptView, Outcome, ProcessorResult
 from basketpay.idempotency import keys
+from basketpay.ledger.expiry import expire_holds
 from basketpay.observability.metrics import SWEEPER_RESOLUTIONS
 from basketpay.outbox.writer import event_row, record_events
 from basketpay.payments import repository
@@ -67,6 +68,7 @@ class SweepReport:
     skipped: int = 0
     keys_expired: int = 0
     cancelled_unconfirmed: int = 0
+    holds_expired: int = 0
 
 
 class Sweeper:
@@ -91,6 +93,7 @@ class Sweeper:
             report.keys_expired = await keys.expire_keys(
                 connection, self._settings.idempotency_key_ttl_hours, self._settings.sweeper_batch_size_max
             )
+        report.holds_expired = await expire_holds(self._runner.database, self._settings.sweeper_batch_size_max)
         return report
 
     async def resolve(self, attempt_id: str) -> str:
