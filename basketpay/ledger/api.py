@@ -36,6 +36,15 @@ async def create_account(request: Request, merchant: MerchantId, key: Idempotenc
     return stored(await _ledger(request).create_account(context(request, merchant, key, params), params))
 
 
+@router.get("/accounts", responses=docs.READ, summary="List ledger accounts, newest first")
+async def list_accounts(request: Request, merchant: MerchantId, page: Page,
+                        code: Annotated[str | None, Query(pattern=r"^[a-z0-9_.:-]{1,100}$")] = None,
+                        currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None) -> dict[str, Any]:
+    filters = {k: v for k, v in {"code": code, "currency": currency.upper() if currency else None}.items() if v}
+    data, has_more = await _ledger(request).list_accounts(merchant, page, filters)
+    return list_body("/v1/ledger/accounts", data, has_more)
+
+
 @router.get("/accounts/{account_id}", responses=docs.READ, summary="Retrieve a ledger account")
 async def retrieve_account(request: Request, merchant: MerchantId, account_id: ObjectPath) -> dict[str, Any]:
     from basketpay.ledger.serializers import account_json

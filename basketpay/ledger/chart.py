@@ -88,6 +88,11 @@ def chart(processors: Iterable[str]) -> list[AccountSpec]:
     return [*_MARKETPLACE, *per_processor]
 
 
+def spec_for(code: str, processors: Iterable[str]) -> AccountSpec | None:
+    """The chart's account with this code, if it is one (its id is then deterministic)."""
+    return next((spec for spec in chart(processors) if spec.code == code), None)
+
+
 def account_id(merchant_id: str, code: str, currency: str) -> str:
     """Deterministic: the same merchant, code and currency always name the same account."""
     digest = hashlib.sha256(f"{merchant_id}\x00{code}\x00{currency.upper()}".encode()).digest()

@@ -17,10 +17,11 @@ from typing import Any
 import orjson
 from psycopg import AsyncConnection, errors
 
+from basketpay.db.pagination import fetch_page
 from basketpay.errors import Conflict, InvalidRequest, NotFound
 from basketpay.idempotency.keys import KeyRequest, StoredResponse
 from basketpay.ids import new_id
-from basketpay.ledger import schemas
+from basketpay.ledger import chart, schemas
 from basketpay.ledger.chart import NORMAL_BALANCE
 from basketpay.ledger.posting import Entry, Posting, hold, hold_bucket, release, transfer
 from basketpay.ledger.serializers import account_json, balance_json, entry_json, hold_json
@@ -85,6 +86,10 @@ class LedgerService:
 
     # -- accounts ----------------------------------------------------------------------------------
     async def create_account(self, context: RequestContext, params: schemas.AccountCreate) -> StoredResponse:
+        spec = chart.spec_for(params.code, self._runner.connectors.names())
+        if spec is not None:
+            return await self._chart_account(context, params, spec)
+
         async def phase_one(connection: AsyncConnection[Any], _: KeyRequest | None, __: bool) -> Plan:
             normal = NORMAL_BALANCE[params.type]
             row = {"id": new_id("la"), "merchant_id": context.merchant_id, "code": params.code,
@@ -95,6 +100,26 @@ class LedgerService:
             return Plan(response=_ok(account_json(row)), inserts=[(ledger_accounts, row), (ledger_balances, balance)])
 
         return await self._run(context, phase_one)
+
+    async def _chart_account(self, context: RequestContext, params: schemas.AccountCreate,
+                             spec: chart.AccountSpec) -> StoredResponse:
+        """A code of the chart of accounts names the chart's own account (the one the payments
+        core posts to): the chart is provisioned in that currency and that account returned."""
+        if params.type != spec.type or params.guard != "none":
+            raise InvalidRequest(f"{params.code} is in the chart of accounts as an unguarded {spec.type} account.",
+                                 param="type" if params.type != spec.type else "guard", code="chart_account_mismatch")
+        await self._runner.ensure_chart(context.merchant_id, params.currency)
+
+        async def phase_one(connection: AsyncConnection[Any], _: KeyRequest | None, __: bool) -> Plan:
+            identifier = chart.account_id(context.merchant_id, params.code, params.currency)
+            return Plan(response=_ok(account_json(await self.account(connection, context.merchant_id, identifier))))
+
+        return await self._run(context, phase_one)
+
+    async def list_accounts(self, merchant_id: str, page: Any, filters: dict[str, Any]) -> tuple[list[Any], bool]:
+        async with self.database.connection() as connection:
+            rows, has_more = await fetch_page(connection, ledger_accounts, merchant_id, page, filters)
+        return [account_json(row) for row in rows], has_more
 
     async def accounts(self, connection: AsyncConnection[Any], merchant_id: str, ids: Sequence[str]) -> dict[str, Any]:
         rows = await (await connection.execute(_ACCOUNTS, {"merchant_id": merchant_id, "ids": list(ids)})).fetchall()

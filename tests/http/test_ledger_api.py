@@ -39,7 +39,7 @@ def balance(client: httpx.Client, account_id: str, **params: Any) -> dict[str, A
 @pytest.fixture()
 def books(client: httpx.Client) -> dict[str, str]:
     return {
-        "cash": account(client, "bank_cash"),
+        "cash": account(client, "bank_cash:operating"),
         "credit": account(client, "customer_credit_liability:cus_1", "liability", guard="non_negative"),
         "revenue": account(client, "platform_revenue:service_fees", "revenue"),
     }
@@ -84,7 +84,7 @@ def test_bad_entries_are_refused_and_write_nothing(
 def test_unknown_accounts_and_mixed_currencies_are_refused(client: httpx.Client, books: dict[str, str]) -> None:
     unknown = entry(client, books["cash"], "la_nosuchaccount", 5)
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "resource_missing")
-    euros = account(client, "bank_cash", currency="eur")
+    euros = account(client, "bank_cash:operating", currency="eur")
     mixed = entry(client, books["cash"], euros, 5)
     assert (mixed.status_code, mixed.json()["error"]["code"]) == (400, "entry_unbalanced")
     assert balance(client, books["cash"])["posted"] == 0
@@ -170,6 +170,21 @@ def test_statement_csv_has_a_running_balance(client: httpx.Client, books: dict[s
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(row["direction"], row["amount"], row["posted_balance"]) for row in rows[1:]] == [
         ("debit", "10.50", "10.50"), ("credit", "0.50", "10.00")]
+
+
+def test_a_chart_code_names_the_chart_account_the_payments_core_posts_to(
+    client: httpx.Client, merchant: tuple[str, str]
+) -> None:
+    from basketpay.ledger import chart
+
+    first = post(client, "/v1/ledger/accounts", {"code": "bank_cash", "currency": "usd", "type": "asset"})
+    again = post(client, "/v1/ledger/accounts", {"code": "bank_cash", "currency": "usd", "type": "asset"})
+    assert first.json()["id"] == again.json()["id"] == chart.account_id(merchant[0], "bank_cash", "USD")
+    wrong = post(client, "/v1/ledger/accounts", {"code": "bank_cash", "currency": "usd", "type": "liability"})
+    assert (wrong.status_code, wrong.json()["error"]["param"]) == (400, "type")
+    listed = client.get("/v1/ledger/accounts", params={"code": "processor_clearing:sandbox", "currency": "usd"})
+    assert [a["id"] for a in listed.json()["data"]] == [
+        chart.account_id(merchant[0], "processor_clearing:sandbox", "USD")]
 
 
 def test_another_merchants_account_is_invisible(client: httpx.Client, books: dict[str, str], server: Any) -> None:
