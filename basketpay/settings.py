@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         default=16, ge=1, le=64,
         description="Balance rows a hot ledger account (processor clearing, revenue, ...) is spread over.",
     )
+    ledger_snapshot_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="Balances are snapshotted at these boundaries, for cheap as-of reads.")
+    ledger_snapshot_lag_seconds: float = Field(
+        default=300.0, ge=0, description="A boundary is snapshotted once this old (longer than any transaction).")
 
     rate_limit_requests_per_second: float = Field(default=2000.0, gt=0)
     rate_limit_burst_max: int = Field(default=4000, ge=1)

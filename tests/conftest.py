@@ -110,3 +110,32 @@ def books_balance(request: pytest.FixtureRequest) -> Iterator[None]:
     with engine.connect() as connection:
         report = check_ledger(connection)
     assert report.ok, f"the ledger check failed after this test: {report.violations}"
+
+
+# A database of the test module's own, for tests that leave state others must not meet
+# (attempts pending on purpose) or that need the whole database to themselves.
+@pytest.fixture(scope="module")
+def own_database_url(database_url: str, settings: Settings) -> Iterator[str]:
+    """A fresh, migrated database on the session's server, dropped afterwards."""
+    name = f"basketpay_own_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    migrate(settings.model_copy(update={"database_url": url}))
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def own_settings(own_database_url: str, settings: Settings) -> Settings:
+    return settings.model_copy(update={"database_url": own_database_url})
+
+
+@pytest.fixture(scope="module")
+def own_engine(own_database_url: str) -> Iterator[Engine]:
+    engine = create_engine(own_database_url)
+    yield engine
+    engine.dispose()

@@ -25,6 +25,7 @@ from basketpay.ledger import chart, schemas
 from basketpay.ledger.chart import NORMAL_BALANCE
 from basketpay.ledger.posting import Entry, Posting, hold, hold_bucket, release, transfer
 from basketpay.ledger.serializers import account_json, balance_json, entry_json, hold_json
+from basketpay.ledger.snapshots import BALANCE_AS_OF
 from basketpay.ledger.tables import (
     PHASE_POSTED,
     ledger_accounts,
@@ -39,13 +40,7 @@ _ACCOUNTS = "SELECT * FROM ledger_accounts WHERE merchant_id = %(merchant_id)s A
 _BALANCE = """
 SELECT coalesce(sum(posted), 0)::bigint AS posted, coalesce(sum(pending_debits), 0)::bigint AS pending_debits,
        coalesce(sum(pending_credits), 0)::bigint AS pending_credits FROM ledger_balances WHERE account_id = %(id)s"""
-_BALANCE_AS_OF = """
-SELECT coalesce(sum(amount) FILTER (WHERE phase = 0), 0)::bigint AS posted,
-       coalesce(sum(amount) FILTER (WHERE (phase = 1 AND amount > 0) OR (phase = 2 AND amount < 0)), 0)::bigint
-           AS pending_debits,
-       coalesce(-sum(amount) FILTER (WHERE (phase = 1 AND amount < 0) OR (phase = 2 AND amount > 0)), 0)::bigint
-           AS pending_credits
-FROM ledger_postings WHERE account_id = %(id)s AND created_at <= %(as_of)s"""
+
 _EXISTING_CLIENT_IDS = """
 SELECT id, client_entry_id, content_digest FROM ledger_entries
 WHERE merchant_id = %(merchant_id)s AND client_entry_id = ANY(%(ids)s)"""
@@ -135,7 +130,7 @@ class LedgerService:
         async with self.database.connection() as connection:
             account = await self.account(connection, merchant_id, account_id)
             query, params = (_BALANCE, {"id": account_id}) if as_of is None else (
-                _BALANCE_AS_OF, {"id": account_id, "as_of": as_of})
+                BALANCE_AS_OF, {"id": account_id, "as_of": as_of})
             sums = await (await connection.execute(query, params)).fetchone()
         return balance_json(account, sums, as_of)
 

@@ -157,3 +157,11 @@ ledger_balance_snapshots = Table(
     Column("pending_debits", BigInteger, nullable=False),
     Column("pending_credits", BigInteger, nullable=False),
 )
+
+ledger_snapshot_runs = Table(
+    "ledger_snapshot_runs",
+    metadata,
+    Column("as_of", DateTime(timezone=True), primary_key=True),  # the boundary snapshotted
+    Column("accounts", BigInteger, nullable=False),
+    created_at_column(),
+)

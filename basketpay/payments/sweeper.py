@@ -28,6 +28,7 @@ from psycopg import AsyncConnection
 from basketpay.connectors.base import AttemptView, Outcome, ProcessorResult
 from basketpay.idempotency import keys
 from basketpay.ledger.expiry import expire_holds
+from basketpay.ledger.snapshots import snapshot_once
 from basketpay.observability.metrics import SWEEPER_RESOLUTIONS
 from basketpay.outbox.writer import event_row, record_events
 from basketpay.payments import repository
@@ -69,6 +70,7 @@ class SweepReport:
     keys_expired: int = 0
     cancelled_unconfirmed: int = 0
     holds_expired: int = 0
+    snapshots_written: int = 0
 
 
 class Sweeper:
@@ -94,6 +96,8 @@ class Sweeper:
                 connection, self._settings.idempotency_key_ttl_hours, self._settings.sweeper_batch_size_max
             )
         report.holds_expired = await expire_holds(self._runner.database, self._settings.sweeper_batch_size_max)
+        report.snapshots_written = await snapshot_once(self._runner.database, self._settings.ledger_snapshot_interval_seconds,
+                                                       self._settings.ledger_snapshot_lag_seconds)
         return report
 
     async def resolve(self, attempt_id: str) -> str:

@@ -16,19 +16,14 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select
 
-from basketpay.db.migrate import migrate
 from basketpay.merchants.service import create_merchant
 from basketpay.payments.tables import payment_attempts, payment_intents
 from basketpay.sandboxes.runner import SandboxProcesses
@@ -47,33 +42,6 @@ SWEEPS_MAX = 5
 CANCEL_AFTER_SECONDS = LEASE_SECONDS + 1
 QUIET_SECONDS = 1.0  # no notification delivered for this long: the sandbox's queue is drained
 QUIET_WAIT_SECONDS_MAX = 30.0
-
-
-@pytest.fixture(scope="module")
-def own_database_url(database_url: str, settings: Settings) -> Iterator[str]:
-    """A fresh, migrated database on the session's server, dropped afterwards."""
-    name = f"basketpay_adyen_faults_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    migrate(settings.model_copy(update={"database_url": url}))
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def own_settings(own_database_url: str, settings: Settings) -> Settings:
-    return settings.model_copy(update={"database_url": own_database_url})
-
-
-@pytest.fixture(scope="module")
-def own_engine(own_database_url: str) -> Iterator[Engine]:
-    engine = create_engine(own_database_url)
-    yield engine
-    engine.dispose()
 
 
 def adyen_env(adyen_url: str) -> dict[str, str]:
