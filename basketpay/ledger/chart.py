@@ -104,8 +104,9 @@ INSERT INTO ledger_accounts (id, merchant_id, code, currency, type, normal_balan
 VALUES (%(id)s, %(merchant_id)s, %(code)s, %(currency)s, %(type)s, %(normal_balance)s, %(buckets)s, %(description)s)
 ON CONFLICT (merchant_id, code, currency) DO NOTHING"""
 _INSERT_BUCKETS = """
-INSERT INTO ledger_balances (account_id, bucket, normal_balance, guard)
-SELECT %(id)s, bucket, %(normal_balance)s, 'none' FROM generate_series(0, %(buckets)s - 1) AS bucket
+INSERT INTO ledger_balances (account_id, bucket, merchant_id, currency, normal_balance, guard)
+SELECT %(id)s, bucket, %(merchant_id)s, %(currency)s, %(normal_balance)s, 'none'
+FROM generate_series(0, %(buckets)s - 1) AS bucket
 ON CONFLICT (account_id, bucket) DO NOTHING"""
 _WIDEN = "UPDATE ledger_accounts SET buckets = %(buckets)s WHERE id = %(id)s AND buckets < %(buckets)s"
 

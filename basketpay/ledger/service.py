@@ -91,7 +91,8 @@ class LedgerService:
                    "currency": params.currency, "type": params.type, "normal_balance": normal,
                    "guard": params.guard, "buckets": 1, "status": "open", "owner": params.owner,
                    "description": params.description, "created_at": utc_now()}
-            balance = {"account_id": row["id"], "bucket": 0, "normal_balance": normal, "guard": params.guard}
+            balance = {"account_id": row["id"], "bucket": 0, "merchant_id": context.merchant_id,
+                       "currency": params.currency, "normal_balance": normal, "guard": params.guard}
             return Plan(response=_ok(account_json(row)), inserts=[(ledger_accounts, row), (ledger_balances, balance)])
 
         return await self._run(context, phase_one)

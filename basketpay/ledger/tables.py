@@ -3,7 +3,8 @@
 - `ledger_postings` of one entry sum to zero per currency and phase: a statement-level
   trigger (migration 0005) refuses any INSERT that leaves an entry unbalanced;
 - balances are maintained by that same trigger from the postings, never written by
-  the application, so they always equal the sum of their postings;
+  the application, so they always equal the sum of their postings; the trigger also
+  refuses postings whose entry, account, merchant, currency or bucket do not match;
 - a guarded account's balance row carries a CHECK that its available balance never
   goes below zero, evaluated in the transaction that would break it;
 - a hold can never be posted or released beyond its amount (CHECK);
@@ -65,13 +66,20 @@ ledger_accounts = Table(
 ledger_balances = Table(
     "ledger_balances",
     metadata,
-    Column("account_id", Text, ForeignKey("ledger_accounts.id"), primary_key=True),
+    Column("account_id", Text, primary_key=True),
     Column("bucket", SmallInteger, primary_key=True),
+    Column("merchant_id", Text, nullable=False),  # the account's, so the trigger's match proves them
+    Column("currency", Text, nullable=False),
     Column("posted", BigInteger, nullable=False, server_default="0"),
     Column("pending_debits", BigInteger, nullable=False, server_default="0"),
     Column("pending_credits", BigInteger, nullable=False, server_default="0"),
     Column("normal_balance", Text, nullable=False),  # the account's, here for the guard's CHECK
     Column("guard", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["account_id", "merchant_id", "currency"],
+        ["ledger_accounts.id", "ledger_accounts.merchant_id", "ledger_accounts.currency"],
+        name="fk_ledger_balances_account",
+    ),
     CheckConstraint("pending_debits >= 0 AND pending_credits >= 0", name="pending_not_negative"),
     CheckConstraint(
         "guard = 'none' OR (normal_balance = 'debit' AND posted - pending_credits >= 0)"
@@ -103,7 +111,9 @@ ledger_postings = Table(
     "ledger_postings",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("entry_id", Text, ForeignKey("ledger_entries.id"), nullable=False),
+    # No foreign keys here: the insert trigger checks entries and accounts set-based, once
+    # per statement (migration 0005), where a foreign key would check row by row.
+    Column("entry_id", Text, nullable=False),
     Column("merchant_id", Text, nullable=False),
     Column("account_id", Text, nullable=False),
     Column("currency", Text, nullable=False),
@@ -111,12 +121,6 @@ ledger_postings = Table(
     Column("phase", SmallInteger, nullable=False),
     Column("amount", BigInteger, nullable=False),
     created_at_column(),
-    # The account exists, belongs to the entry's merchant and is in the posting's currency.
-    ForeignKeyConstraint(
-        ["account_id", "merchant_id", "currency"],
-        ["ledger_accounts.id", "ledger_accounts.merchant_id", "ledger_accounts.currency"],
-        name="fk_ledger_postings_account",
-    ),
     CheckConstraint("amount <> 0", name="amount_not_zero"),
     CheckConstraint("phase IN (0, 1, 2)", name="phase"),
     Index("ix_ledger_postings_account_created_at", "account_id", "created_at"),

@@ -211,7 +211,7 @@ def test_an_expired_hold_is_released_by_the_sweeper(
                                              "amount": 300, "expires_at": int(time.time()) + 1}).json()
     assert balance(client, books["credit"])["available"] == 700
     time.sleep(1.5)
-    assert sweep_once(settings).holds_expired >= 1
+    sweep_once(settings)  # (or the server's own sweeper, whichever runs first)
     expired = client.get(f"/v1/ledger/holds/{hold['id']}").json()
     assert (expired["status"], expired["released_amount"]) == ("expired", 300)
     assert balance(client, books["credit"])["available"] == 1000

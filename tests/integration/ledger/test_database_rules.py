@@ -16,8 +16,8 @@ PROVISION = """
 INSERT INTO ledger_accounts (id, merchant_id, code, currency, type, normal_balance, guard, buckets)
 VALUES (:id, :merchant, :code, 'USD', :type, :normal, :guard, :buckets)"""
 BUCKETS = """
-INSERT INTO ledger_balances (account_id, bucket, normal_balance, guard)
-SELECT :id, b, :normal, :guard FROM generate_series(0, :buckets - 1) b"""
+INSERT INTO ledger_balances (account_id, bucket, merchant_id, currency, normal_balance, guard)
+SELECT :id, b, :merchant, 'USD', :normal, :guard FROM generate_series(0, :buckets - 1) b"""
 
 
 @pytest.fixture()
@@ -90,7 +90,7 @@ def test_a_posting_to_a_missing_bucket_or_another_currency_is_refused(
     m = merchant[0]
     with pytest.raises(DBAPIError, match="bucket"), books.begin_nested():
         write(books, Entry(m, "manual", transfer(f"la_revenue_{m}", f"la_cash_{m}", "USD", 5, debit_bucket=7)))
-    with pytest.raises(DBAPIError, match="fk_ledger_postings_account"), books.begin_nested():
+    with pytest.raises(DBAPIError, match="does not match a balance row"), books.begin_nested():
         write(books, Entry(m, "manual", [Posting(f"la_cash_{m}", "EUR", 5), Posting(f"la_revenue_{m}", "EUR", -5)]))
 
 
@@ -109,3 +109,13 @@ def test_a_hold_cannot_be_posted_beyond_its_amount(books: Connection, merchant: 
         "VALUES ('lh_t', :m, 'USD', :a, :b, 100)"), {"m": m, "a": f"la_cash_{m}", "b": f"la_revenue_{m}"})
     assert "not_over_posted" in refused(books, "UPDATE ledger_holds SET posted_amount = 80, released_amount = 30, "
                                               "status = 'posted' WHERE id = 'lh_t'")
+
+
+def test_postings_of_an_entry_that_does_not_exist_are_refused(books: Connection, merchant: tuple[str, str]) -> None:
+    m = merchant[0]
+    orphan = Entry(m, "manual", transfer(f"la_cash_{m}", f"la_revenue_{m}", "USD", 5))
+    _, postings = orphan.rows()
+    values = ", ".join("(" + ", ".join(f":{c}{i}" for c in COLUMNS) + ")" for i in range(len(postings)))
+    params = {f"{c}{i}": posting[c] for i, posting in enumerate(postings) for c in COLUMNS}
+    with pytest.raises(DBAPIError, match="does not exist"), books.begin_nested():
+        books.execute(text(f"INSERT INTO ledger_postings ({', '.join(COLUMNS)}) VALUES {values}"), params)
