@@ -8,6 +8,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from sqlalchemy import Table
 
+from basketpay.db.statements import MERCHANT_SCOPE
 from basketpay.errors import InvalidRequest
 
 LIMIT_DEFAULT = 10
@@ -28,7 +29,7 @@ class PageRequest:
 
 
 async def _cursor_seq(connection: AsyncConnection[Any], table: Table, merchant_id: str, object_id: str, param: str) -> int:
-    query = f"SELECT seq FROM {table.name} WHERE id = %(id)s AND merchant_id = %(merchant_id)s"
+    query = f"SELECT seq FROM {table.name} WHERE id = %(id)s AND {MERCHANT_SCOPE}"
     row = await (await connection.execute(query, {"id": object_id, "merchant_id": merchant_id})).fetchone()
     if row is None:
         raise InvalidRequest(f"No such object for cursor {param}: {object_id!r}.", param=param, code="resource_missing")

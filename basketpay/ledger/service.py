@@ -18,6 +18,7 @@ import orjson
 from psycopg import AsyncConnection, errors
 
 from basketpay.db.pagination import fetch_page
+from basketpay.db.statements import MERCHANT_SCOPE
 from basketpay.errors import Conflict, InvalidRequest, NotFound
 from basketpay.idempotency.keys import KeyRequest, StoredResponse
 from basketpay.ids import new_id
@@ -257,8 +258,8 @@ class LedgerService:
         return await self._run(context, phase_one)
 
     async def load_hold(self, connection: AsyncConnection[Any], merchant_id: str, hold_id: str) -> Any:
-        row = await (await connection.execute("SELECT * FROM ledger_holds WHERE id = %(id)s AND merchant_id = %(m)s",
-                                              {"id": hold_id, "m": merchant_id})).fetchone()
+        row = await (await connection.execute("SELECT * FROM ledger_holds WHERE id = %(id)s AND " + MERCHANT_SCOPE,
+                                              {"id": hold_id, "merchant_id": merchant_id})).fetchone()
         if row is None:
             raise NotFound(f"No such hold: {hold_id!r}.")
         return row
@@ -363,8 +364,8 @@ async def list_entries(service: LedgerService, merchant_id: str, filters: dict[s
     async with service.database.connection() as connection:
         cursor = page.ending_before or page.starting_after
         if cursor:
-            row = await (await connection.execute("SELECT seq FROM ledger_entries WHERE id = %(id)s AND merchant_id = "
-                                                  "%(m)s", {"id": cursor, "m": merchant_id})).fetchone()
+            row = await (await connection.execute("SELECT seq FROM ledger_entries WHERE id = %(id)s AND "
+                                                  + MERCHANT_SCOPE, {"id": cursor, "merchant_id": merchant_id})).fetchone()
             if row is None:
                 raise InvalidRequest(f"No such entry for the cursor: {cursor!r}.", code="resource_missing",
                                      param="ending_before" if page.ending_before else "starting_after")

@@ -53,7 +53,7 @@ async def load_intent(
 _INTENT_AND_KEY = """
 SELECT payment_intents.*, EXISTS (
     SELECT 1 FROM idempotency_keys k WHERE k.merchant_id = %(merchant_id)s AND k.key = %(key)s) AS key_seen
-FROM payment_intents WHERE id = %(id)s AND merchant_id = %(merchant_id)s"""
+FROM payment_intents WHERE id = %(id)s AND """ + sql.MERCHANT_SCOPE
 
 
 async def load_intent_for_operation(

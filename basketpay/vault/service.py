@@ -15,6 +15,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from basketpay.connectors.base import Card
+from basketpay.db.statements import MERCHANT_SCOPE
 from basketpay.errors import NotFound
 from basketpay.ids import new_id
 from basketpay.vault.cards import validate_card
@@ -81,7 +82,7 @@ class Vault:
         }
 
     async def load(self, connection: AsyncConnection[Any], merchant_id: str, payment_method_id: str) -> Any:
-        query = "SELECT * FROM payment_methods WHERE id = %(id)s AND merchant_id = %(merchant_id)s"
+        query = "SELECT * FROM payment_methods WHERE id = %(id)s AND " + MERCHANT_SCOPE
         row = await (await connection.execute(query, {"id": payment_method_id, "merchant_id": merchant_id})).fetchone()
         if row is None:
             raise NotFound(

@@ -27,6 +27,7 @@ CREATE FUNCTION ledger_postings_after_insert() RETURNS trigger LANGUAGE plpgsql 
 DECLARE
     unbalanced record;
     delta record;
+    owner text;
     orphan text;
     deltas_count bigint;
     updated_count bigint;
@@ -40,9 +41,11 @@ BEGIN
     END IF;
     IF (SELECT count(*) FROM inserted) <= 32 THEN
         -- A payment's few postings: row by row, with plans cached once (index lookups).
+        -- By primary key, then the merchant compared: a plan that reached entries through the
+        -- (merchant_id, object_id) index would read every entry of the merchant.
         FOR delta IN SELECT DISTINCT entry_id, merchant_id FROM inserted LOOP
-            PERFORM 1 FROM ledger_entries WHERE id = delta.entry_id AND merchant_id = delta.merchant_id;
-            IF NOT FOUND THEN
+            SELECT merchant_id INTO owner FROM ledger_entries WHERE id = delta.entry_id;
+            IF owner IS DISTINCT FROM delta.merchant_id THEN
                 orphan := delta.entry_id;
             END IF;
         END LOOP;
@@ -74,8 +77,8 @@ BEGIN
     -- A batch: set-based, and dynamic (EXECUTE) so each is planned for its own size (a
     -- plan cached for one size would be wrong for the next).
     EXECUTE 'SELECT i.entry_id FROM (SELECT DISTINCT entry_id, merchant_id FROM inserted) i
-             WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.id = i.entry_id
-                               AND e.merchant_id = i.merchant_id) LIMIT 1' INTO orphan;
+             LEFT JOIN ledger_entries e ON e.id = i.entry_id
+             WHERE e.merchant_id IS DISTINCT FROM i.merchant_id LIMIT 1' INTO orphan;
     IF orphan IS NOT NULL THEN
         RAISE EXCEPTION 'postings name entry % that does not exist (for their merchant)', orphan
             USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'ledger_posting_entry';
