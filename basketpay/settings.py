@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     ledger_snapshot_lag_seconds: float = Field(
         default=300.0, ge=0, description="A boundary is snapshotted once this old (longer than any transaction).")
 
+    webhook_delivery_interval_seconds: float = Field(default=1.0, gt=0, description="How often due deliveries are sent.")
+    webhook_timeout_ms: int = Field(default=5_000, ge=1, description="A receiver slower than this is a failed attempt.")
+    webhook_batch_size_max: int = Field(default=100, ge=1)
+    webhook_retry_schedule_scale: float = Field(
+        default=1.0, gt=0, le=1, description="Test seam: shrinks the retry schedule (5 s … 10 h, ~37 h in all).")
+
     rate_limit_requests_per_second: float = Field(default=2000.0, gt=0)
     rate_limit_burst_max: int = Field(default=4000, ge=1)
     auth_cache_seconds: float = Field(default=30.0, ge=0)

@@ -70,6 +70,8 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "BASKETPAY_DATA_DIR": str(data_dir),
         "BASKETPAY_VAULT_KEY_ENCRYPTION_KEY": TEST_KEK,
         "BASKETPAY_LOG_LEVEL": "INFO",
+        # Outbound webhooks: sent within 0.1 s, retried after ~1 ms, 60 ms, ... instead of 5 s, 5 min, ...
+        "BASKETPAY_WEBHOOK_DELIVERY_INTERVAL_SECONDS": "0.1", "BASKETPAY_WEBHOOK_RETRY_SCHEDULE_SCALE": "0.0002",
         **extra,
     }
 

@@ -30,6 +30,9 @@ from basketpay.settings import Settings, get_settings
 from basketpay.vault import api as vault_api
 from basketpay.vault.keyring import Keyring
 from basketpay.vault.service import Vault
+from basketpay.webhooks import api as webhooks_api
+from basketpay.webhooks.delivery import Deliverer
+from basketpay.webhooks.service import WebhookService
 
 DESCRIPTION = """
 basketpay's payment API: Stripe-like payment intents (authorize, capture in parts,
@@ -52,6 +55,7 @@ async def build_services(settings: Settings) -> Services:
         vault=vault,
         payments=payments,
         ledger=LedgerService(payments),
+        webhooks=WebhookService(payments),
     )
 
 
@@ -82,13 +86,19 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
         container = await build_services(settings)
         app.state.services = container
         stop = asyncio.Event()
-        sweeper = asyncio.create_task(Sweeper(container.payments).run_forever(stop)) if run_sweeper else None
+        background = []
+        deliverer = Deliverer(container.database, settings.webhook_timeout_ms, settings.webhook_batch_size_max,
+                              settings.webhook_retry_schedule_scale)
+        if run_sweeper:
+            background.append(asyncio.create_task(Sweeper(container.payments).run_forever(stop)))
+            background.append(asyncio.create_task(
+                deliverer.run_forever(stop, settings.webhook_delivery_interval_seconds)))
         try:
             yield
         finally:
             stop.set()
-            if sweeper is not None:
-                await sweeper
+            await asyncio.gather(*background)
+            await deliverer.close()
             await container.database.close()
 
     app = FastAPI(title="basketpay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
@@ -98,6 +108,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
     app.include_router(vault_api.router)
     app.include_router(processor_events_api.router)
     app.include_router(ledger_api.router)
+    app.include_router(webhooks_api.router)
 
     install_openapi_security(app)
 

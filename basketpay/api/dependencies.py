@@ -21,6 +21,7 @@ from basketpay.payments.schemas import OBJECT_ID_PATTERN
 from basketpay.payments.service import PaymentService
 from basketpay.settings import Settings
 from basketpay.vault.service import Vault
+from basketpay.webhooks.service import WebhookService
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Services:
     vault: Vault
     payments: PaymentService
     ledger: LedgerService
+    webhooks: WebhookService
 
 
 def services(request: Request) -> Services:
