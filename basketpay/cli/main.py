@@ -122,6 +122,7 @@ def sim(
     host: str = typer.Option("127.0.0.1"),
     stripe_port: int = typer.Option(0, help="0: any free port."),
     adyen_port: int = typer.Option(0, help="0: any free port."),
+    ebt_port: int = typer.Option(0, help="The SNAP EBT sandbox's port; 0: any free port."),
     stripe_webhook_url: str | None = typer.Option(None, help="Where the Stripe sandbox sends events."),
     stripe_webhook_secret: str | None = typer.Option(None, envvar="BASKETPAY_SIM_STRIPE_WEBHOOK_SECRET"),
     adyen_webhook_url: str | None = typer.Option(None, help="Where the Adyen sandbox sends notifications."),
@@ -162,7 +163,7 @@ def sim(
     )
     if adyen_hmac_key_hex:
         adyen = dataclasses.replace(adyen, hmac_key_hex=adyen_hmac_key_hex)
-    asyncio.run(serve_sandboxes(host, stripe_port, adyen_port, stripe, adyen))
+    asyncio.run(serve_sandboxes(host, stripe_port, adyen_port, stripe, adyen, ebt_port))
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""`basketpay sim`: both sandbox processors in one process, each on its own port.
+"""`basketpay sim`: the sandbox processors (Stripe-compatible, Adyen-compatible, SNAP EBT)
+in one process, each on its own port.
 
 It prints one JSON line with each sandbox's base URL once both accept connections,
 so a script (the demo, the tests) can start it and read where to point connectors.
@@ -19,6 +20,7 @@ import uvicorn
 
 from basketpay.sandboxes.adyen_api import AdyenSandboxConfig
 from basketpay.sandboxes.adyen_api import create_app as create_adyen_app
+from basketpay.sandboxes.ebt_api import create_app as create_ebt_app
 from basketpay.sandboxes.stripe_api import StripeSandboxConfig
 from basketpay.sandboxes.stripe_api import create_app as create_stripe_app
 from basketpay.server import terminate
@@ -44,9 +46,11 @@ def _server(app: Any) -> uvicorn.Server:
 
 
 async def serve_sandboxes(host: str, stripe_port: int, adyen_port: int, stripe: StripeSandboxConfig,
-                          adyen: AdyenSandboxConfig) -> None:
-    sockets = {"stripe": _bound_socket(host, stripe_port), "adyen": _bound_socket(host, adyen_port)}
-    servers = {"stripe": _server(create_stripe_app(stripe)), "adyen": _server(create_adyen_app(adyen))}
+                          adyen: AdyenSandboxConfig, ebt_port: int = 0) -> None:
+    sockets = {"stripe": _bound_socket(host, stripe_port), "adyen": _bound_socket(host, adyen_port),
+               "ebt": _bound_socket(host, ebt_port)}
+    servers = {"stripe": _server(create_stripe_app(stripe)), "adyen": _server(create_adyen_app(adyen)),
+               "ebt": _server(create_ebt_app())}
     tasks = [asyncio.create_task(servers[name].serve(sockets=[sockets[name]])) for name in servers]
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while not all(server.started for server in servers.values()):

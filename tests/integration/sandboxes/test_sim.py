@@ -43,10 +43,12 @@ def test_the_adyen_sandbox_authorises(sandboxes: SandboxProcesses) -> None:
 def test_ports_can_be_chosen() -> None:
     from basketpay.server import free_port
 
-    stripe_port, adyen_port = free_port(), free_port()
-    processes = SandboxProcesses(["--stripe-port", str(stripe_port), "--adyen-port", str(adyen_port)]).start()
+    stripe_port, adyen_port, ebt_port = free_port(), free_port(), free_port()
+    processes = SandboxProcesses(["--stripe-port", str(stripe_port), "--adyen-port", str(adyen_port),
+                                  "--ebt-port", str(ebt_port)]).start()
     try:
-        assert processes.urls == {"stripe": f"http://127.0.0.1:{stripe_port}", "adyen": f"http://127.0.0.1:{adyen_port}"}
+        assert processes.urls == {"stripe": f"http://127.0.0.1:{stripe_port}", "adyen": f"http://127.0.0.1:{adyen_port}",
+                                  "ebt": f"http://127.0.0.1:{ebt_port}"}
     finally:
         processes.stop()
 
