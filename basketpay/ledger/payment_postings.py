@@ -64,6 +64,14 @@ class LedgerWrite:
             raise InvariantViolation("a write batch always returns a row")
 
 
+@dataclass(frozen=True, slots=True)
+class _Expiry:
+    """Stands in for an attempt: an expiry is a change no processor call made."""
+
+    id: str
+    operation: str = "expiry"
+
+
 def hold_id(intent_id: str) -> str:
     return "lh_" + intent_id.removeprefix("pi_")
 
@@ -80,6 +88,11 @@ class PaymentPostings:
         if attempt.operation == "sale":
             return self._sale(intent, after.received - before.received)
         return self._hold_change(intent, attempt, before, after)
+
+    def for_expiry(self, intent: Any, before: Amounts) -> LedgerWrite | None:
+        """The authorization lapsed: what was left of the hold is released."""
+        expired = _Expiry(intent.id)
+        return self._hold_change(intent, expired, before, Amounts.of(intent))
 
     def _accounts(self, intent: Any) -> tuple[str, str, str]:
         merchant, currency = intent.merchant_id, intent.currency.upper()
@@ -128,7 +141,8 @@ class PaymentPostings:
         if not postings:
             return None
         kind = {"authorize": "payment.authorization", "increment_authorization": "payment.authorization_increment",
-                "capture": "payment.capture", "void": "payment.void"}[attempt.operation]
+                "capture": "payment.capture", "void": "payment.void",
+                "expiry": "payment.authorization_expired"}[attempt.operation]
         write = LedgerWrite(self._entry(intent, kind, postings, with_hold=True))
         state = self._hold_state(after)
         if before.authorized == 0:

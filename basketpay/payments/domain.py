@@ -194,6 +194,18 @@ class PaymentIntent:
         self._mark_canceled(reason, now)
         return True
 
+    def expire_authorization(self, now: dt.datetime) -> None:
+        """The issuer has let the authorization lapse: nothing more can be captured. An intent
+        never captured is canceled (Stripe's `automatic`); a partly captured one succeeds."""
+        invariant(self.status is Status.REQUIRES_CAPTURE and self.in_flight_attempt_id is None,
+                  "only an idle authorization expires")
+        if self.amount_received == 0:
+            self._mark_canceled("automatic", now)
+            return
+        self.amount_capturable = 0
+        self._move(Status.SUCCEEDED)
+        self._check()
+
     def begin_void(self, attempt_id: str, reason: str | None) -> AttemptPlan:
         self.in_flight_attempt_id = attempt_id
         self.cancellation_reason = reason

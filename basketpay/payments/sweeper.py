@@ -33,6 +33,7 @@ from basketpay.observability.metrics import SWEEPER_RESOLUTIONS
 from basketpay.outbox.writer import event_row, record_events
 from basketpay.payments import repository
 from basketpay.payments.domain import PaymentIntent
+from basketpay.payments.lapse import expire_authorizations
 from basketpay.payments.phases import PhaseRunner, utc_now
 from basketpay.payments.resolution import apply_locked, restore_after_not_processed
 from basketpay.payments.serializers import intent_json
@@ -70,6 +71,7 @@ class SweepReport:
     keys_expired: int = 0
     cancelled_unconfirmed: int = 0
     holds_expired: int = 0
+    authorizations_expired: int = 0
     snapshots_written: int = 0
 
 
@@ -95,6 +97,8 @@ class Sweeper:
             report.keys_expired = await keys.expire_keys(
                 connection, self._settings.idempotency_key_ttl_hours, self._settings.sweeper_batch_size_max
             )
+        report.authorizations_expired = await expire_authorizations(
+            self._runner.database, self._runner.postings, self._settings.sweeper_batch_size_max)
         report.holds_expired = await expire_holds(self._runner.database, self._settings.sweeper_batch_size_max)
         report.snapshots_written = await snapshot_once(self._runner.database, self._settings.ledger_snapshot_interval_seconds,
                                                        self._settings.ledger_snapshot_lag_seconds)

@@ -79,6 +79,9 @@ payment_intents = Table(
     ),
     CheckConstraint("amount_refunded <= amount_received", name="refunds_within_received"),
     Index("ix_payment_intents_merchant_seq", "merchant_id", "seq"),
+    # The sweeper's search for lapsed authorizations (payments/lapse.py).
+    Index("ix_payment_intents_authorization_expires_at", "authorization_expires_at",
+          postgresql_where=text("status = 'requires_capture'")),
 )
 
 ATTEMPT_OPERATIONS = ("authorize", "sale", "capture", "increment_authorization", "void", "refund")
