@@ -27,6 +27,7 @@ from basketpay.payments.service import PaymentService
 from basketpay.payments.sweeper import Sweeper
 from basketpay.processor_events import api as processor_events_api
 from basketpay.settings import Settings, get_settings
+from basketpay.stored_value import api as stored_value_api
 from basketpay.vault import api as vault_api
 from basketpay.vault.keyring import Keyring
 from basketpay.vault.service import Vault
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
     app.include_router(processor_events_api.router)
     app.include_router(ledger_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(stored_value_api.router)
 
     install_openapi_security(app)
 

@@ -72,6 +72,7 @@ _MARKETPLACE = (
     AccountSpec("platform_revenue:delivery_fees", "revenue", True, "Delivery fees earned."),
     AccountSpec("platform_revenue:service_fees", "revenue", True, "Service fees earned."),
     AccountSpec("refunds", "expense", False, "Refunds the platform absorbs."),
+    AccountSpec("customer_credit_grants", "expense", False, "Credit the platform gives customers (goodwill)."),
     AccountSpec("snap_ebt_clearing", "asset", False, "SNAP EBT captures until the EBT processor settles."),
     AccountSpec("gift_card_liability", "liability", False, "Gift card balances outstanding."),
     AccountSpec("customer_credit_liability", "liability", False, "Customer credit balances outstanding."),
@@ -109,6 +110,28 @@ SELECT %(id)s, bucket, %(merchant_id)s, %(currency)s, %(normal_balance)s, 'none'
 FROM generate_series(0, %(buckets)s - 1) AS bucket
 ON CONFLICT (account_id, bucket) DO NOTHING"""
 _WIDEN = "UPDATE ledger_accounts SET buckets = %(buckets)s WHERE id = %(id)s AND buckets < %(buckets)s"
+
+
+_INSERT_OWNED = """
+INSERT INTO ledger_accounts (id, merchant_id, code, currency, type, normal_balance, guard, owner, description)
+VALUES (%(id)s, %(merchant_id)s, %(code)s, %(currency)s, %(type)s, %(normal_balance)s, 'non_negative', %(owner)s,
+        %(description)s)
+ON CONFLICT (merchant_id, code, currency) DO NOTHING"""
+_INSERT_OWNED_BALANCE = """
+INSERT INTO ledger_balances (account_id, bucket, merchant_id, currency, normal_balance, guard)
+VALUES (%(id)s, 0, %(merchant_id)s, %(currency)s, %(normal_balance)s, 'non_negative')
+ON CONFLICT (account_id, bucket) DO NOTHING"""
+
+
+async def ensure_owned_account(connection: AsyncConnection[Any], merchant_id: str, code: str, currency: str,
+                               owner: str, description: str) -> str:
+    """A guarded liability of one owner (a customer's credit, one gift card), created once."""
+    row = {"id": account_id(merchant_id, code, currency), "merchant_id": merchant_id, "code": code,
+           "currency": currency.upper(), "type": "liability", "normal_balance": "credit", "owner": owner,
+           "description": description}
+    await connection.execute(_INSERT_OWNED, row)
+    await connection.execute(_INSERT_OWNED_BALANCE, row)
+    return str(row["id"])
 
 
 async def provision(
