@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from basketpay.ledger.tables import POSTING_SUMS
+
 EXAMPLES_MAX = 5
 
-_PENDING_DEBITS = "(phase = 1 AND amount > 0) OR (phase = 2 AND amount < 0)"
-_PENDING_CREDITS = "(phase = 1 AND amount < 0) OR (phase = 2 AND amount > 0)"
 
 CHECKS: dict[str, str] = {
     "entries_balance": """
@@ -33,11 +33,8 @@ CHECKS: dict[str, str] = {
         WHERE a.currency <> p.currency OR a.merchant_id <> p.merchant_id OR p.bucket >= a.buckets""",
     "balances_equal_their_postings": f"""
         WITH sums AS (
-            SELECT account_id, bucket,
-                coalesce(sum(amount) FILTER (WHERE phase = 0), 0) AS posted,
-                coalesce(sum(amount) FILTER (WHERE {_PENDING_DEBITS}), 0) AS pending_debits,
-                coalesce(-sum(amount) FILTER (WHERE {_PENDING_CREDITS}), 0) AS pending_credits
-            FROM ledger_postings GROUP BY account_id, bucket)
+            SELECT p.account_id, p.bucket, {POSTING_SUMS}
+            FROM ledger_postings p GROUP BY p.account_id, p.bucket)
         SELECT b.account_id, b.bucket, b.posted, s.posted AS postings_posted
         FROM ledger_balances b FULL JOIN sums s ON s.account_id = b.account_id AND s.bucket = b.bucket
         WHERE b.account_id IS NULL

@@ -34,7 +34,6 @@ async def expire_holds(database: Database, batch_size_max: int) -> int:
 
 def _expire(row: Any) -> tuple[Any, dict[str, Any]]:
     buckets = (hold_bucket(row.id, row.debit_buckets), hold_bucket(row.id, row.credit_buckets))
-    entry, values = settlement(row, buckets, 0, True, "expired")
-    entry.kind = "hold.expired"
-    values["status"] = "expired"
+    entry, values = settlement(row, buckets, 0, True)
+    entry.kind, values["status"] = "hold.expired", "expired"  # whatever was posted of it before
     return entry, {**values, "id": row.id}

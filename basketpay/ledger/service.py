@@ -264,8 +264,8 @@ class LedgerService:
             raise NotFound(f"No such hold: {hold_id!r}.")
         return row
 
-    async def settle_hold(self, context: RequestContext, hold_id: str, amount: int | None, final: bool,
-                          status_if_released: str = "voided") -> StoredResponse:
+    async def settle_hold(self, context: RequestContext, hold_id: str, amount: int | None,
+                          final: bool) -> StoredResponse:
         """Post `amount` of the hold (None with final=False is refused), releasing the rest if final."""
         async def phase_one(connection: AsyncConnection[Any], _: KeyRequest | None, __: bool) -> Plan:
             held = await self.load_hold(connection, context.merchant_id, hold_id)
@@ -273,7 +273,7 @@ class LedgerService:
                                            [held.debit_account_id, held.credit_account_id])
             buckets = (hold_bucket(held.id, accounts[held.debit_account_id].buckets),
                        hold_bucket(held.id, accounts[held.credit_account_id].buckets))
-            entry, values = settlement(held, buckets, amount, final, status_if_released)
+            entry, values = settlement(held, buckets, amount, final)
             plan = _entries_plan([entry])
             plan.guards.append((ledger_holds, values, {"id": held.id, "posted_amount": held.posted_amount,
                                                        "released_amount": held.released_amount}))
@@ -313,8 +313,8 @@ def _entries_plan(entries: Sequence[Entry]) -> Plan:
     return plan
 
 
-def settlement(held: Any, buckets: tuple[int, int], amount: int | None, final: bool,
-                status_if_released: str) -> tuple[Entry, dict[str, Any]]:
+def settlement(held: Any, buckets: tuple[int, int], amount: int | None,
+               final: bool) -> tuple[Entry, dict[str, Any]]:
     if held.status != "pending":
         raise Conflict(f"The hold is {held.status}.", code="hold_not_pending")
     left = held.amount - held.posted_amount - held.released_amount
@@ -334,7 +334,7 @@ def settlement(held: Any, buckets: tuple[int, int], amount: int | None, final: b
     entry = Entry(held.merchant_id, kind, postings, hold_id=held.id, object_id=held.object_id)
     total_posted, total_released = held.posted_amount + posted, held.released_amount + released
     done = total_posted + total_released == held.amount
-    status = "pending" if not done else ("posted" if total_posted else status_if_released)
+    status = "pending" if not done else ("posted" if total_posted else "voided")
     values = {"posted_amount": total_posted, "released_amount": total_released, "status": status,
               "updated_at": utc_now()}
     return entry, values

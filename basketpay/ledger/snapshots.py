@@ -17,13 +17,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from basketpay.db.database import Database
-
-_SUMS = """
-    coalesce(sum(p.amount) FILTER (WHERE p.phase = 0), 0) AS posted,
-    coalesce(sum(p.amount) FILTER (WHERE (p.phase = 1 AND p.amount > 0) OR (p.phase = 2 AND p.amount < 0)), 0)
-        AS pending_debits,
-    coalesce(-sum(p.amount) FILTER (WHERE (p.phase = 1 AND p.amount < 0) OR (p.phase = 2 AND p.amount > 0)), 0)
-        AS pending_credits"""
+from basketpay.ledger.tables import POSTING_SUMS
 
 _LAST_BOUNDARY = "SELECT max(as_of) AS as_of FROM ledger_snapshot_runs"
 _RUN = "INSERT INTO ledger_snapshot_runs (as_of, accounts) VALUES (%(boundary)s, %(accounts)s)"
@@ -34,7 +28,7 @@ WITH touched AS (
     SELECT DISTINCT ON (s.account_id) s.* FROM ledger_balance_snapshots s JOIN touched USING (account_id)
     WHERE s.as_of < %(boundary)s ORDER BY s.account_id, s.as_of DESC
 ), sums AS (
-    SELECT p.account_id, {_SUMS}
+    SELECT p.account_id, {POSTING_SUMS}
     FROM ledger_postings p JOIN touched USING (account_id) LEFT JOIN previous ON previous.account_id = p.account_id
     WHERE p.created_at > coalesce(previous.as_of, '-infinity') AND p.created_at <= %(boundary)s
     GROUP BY p.account_id
@@ -51,7 +45,7 @@ WITH snapshot AS (
     SELECT * FROM ledger_balance_snapshots WHERE account_id = %(id)s AND as_of <= %(as_of)s
     ORDER BY as_of DESC LIMIT 1
 ), later AS (
-    SELECT {_SUMS} FROM ledger_postings p
+    SELECT {POSTING_SUMS} FROM ledger_postings p
     WHERE p.account_id = %(id)s AND p.created_at <= %(as_of)s
       AND p.created_at > coalesce((SELECT as_of FROM snapshot), '-infinity')
 )

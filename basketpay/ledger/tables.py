@@ -37,6 +37,17 @@ ACCOUNT_TYPES = ("asset", "liability", "equity", "revenue", "expense")
 BUCKETS_MAX = 64
 PHASE_POSTED, PHASE_PENDING, PHASE_RELEASE = 0, 1, 2
 
+# How postings add up to a balance row (the trigger in migration 0005 applies the same
+# rule): posted sums phase 0; a pending debit is a hold placed on the debit side or a
+# hold's credit side released, and the other way round for pending credits. For SQL over
+# `ledger_postings p`, grouped by account (and bucket).
+POSTING_SUMS = """
+    coalesce(sum(p.amount) FILTER (WHERE p.phase = 0), 0) AS posted,
+    coalesce(sum(p.amount) FILTER (WHERE (p.phase = 1 AND p.amount > 0) OR (p.phase = 2 AND p.amount < 0)), 0)
+        AS pending_debits,
+    coalesce(-sum(p.amount) FILTER (WHERE (p.phase = 1 AND p.amount < 0) OR (p.phase = 2 AND p.amount > 0)), 0)
+        AS pending_credits"""
+
 ledger_accounts = Table(
     "ledger_accounts",
     metadata,

@@ -23,7 +23,7 @@ def _stored_value(request: Request) -> StoredValue:
     return StoredValue(container.ledger, container.payments)
 
 
-def _with_balance(response: Any, object_name: str, object_id: str) -> Response:
+def _summary(response: Any, object_name: str, object_id: str) -> Response:
     if response.status_code != 200:
         return stored(response)
     entry = orjson.loads(response.body)["data"][0]
@@ -38,7 +38,7 @@ async def issue_gift_card(request: Request, merchant: MerchantId, key: Idempoten
                           params: Annotated[schemas.GiftCardIssue, Body()]) -> Response:
     response = await _stored_value(request).issue_gift_card(context(request, merchant, key, params), params)
     gift_card = orjson.loads(response.body)["data"][0]["object_id"] if response.status_code == 200 else ""
-    return _with_balance(response, "gift_card", gift_card)
+    return _summary(response, "gift_card", gift_card)
 
 
 @router.get("/gift_cards/{gift_card_id}/balance", responses=docs.READ, summary="A gift card's balance")
@@ -51,7 +51,7 @@ async def gift_card_balance(request: Request, merchant: MerchantId, currency: Cu
 async def grant_credit(request: Request, merchant: MerchantId, key: IdempotencyKey,
                        params: Annotated[schemas.CreditGrant, Body()]) -> Response:
     response = await _stored_value(request).grant_credit(context(request, merchant, key, params), params)
-    return _with_balance(response, "customer_credit", params.customer)
+    return _summary(response, "customer_credit", params.customer)
 
 
 @router.get("/customer_credits/{customer}/balance", responses=docs.READ, summary="A customer's credit balance")
