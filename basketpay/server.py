@@ -21,7 +21,7 @@ from basketpay.settings import get_settings
 STARTUP_TIMEOUT_SECONDS = 30.0
 
 
-def run_server(host: str, port: int, workers: int, sweeper: bool) -> None:
+def run_server(host: str, port: int, workers: int, sweeper: bool, worker: bool = False) -> None:
     import uvicorn
 
     settings = get_settings()
@@ -29,6 +29,14 @@ def run_server(host: str, port: int, workers: int, sweeper: bool) -> None:
     # Child worker processes must join this database, not start their own.
     os.environ["BASKETPAY_DATABASE_URL"] = url
     os.environ["BASKETPAY_RUN_SWEEPER"] = "1" if sweeper else "0"
+    if worker:
+        if workers > 1:
+            raise SystemExit("--worker runs one order-workflow worker in the server: use it with --workers 1, "
+                             "or run `basketpay worker` processes beside the server.")
+        # One executor id per (host, port): stable across restarts, so DBOS recovers its workflows.
+        settings_id = get_settings().workflow_executor_id
+        os.environ["BASKETPAY_WORKFLOW_EXECUTOR_ID"] = settings_id or f"serve-{socket.gethostname()}-{port}"
+    os.environ["BASKETPAY_RUN_WORKER"] = "1" if worker else "0"
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="basketpay-metrics-")
     uvicorn.run(
@@ -43,7 +51,9 @@ def app_factory():  # type: ignore[no-untyped-def]
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    return create_app(settings, run_sweeper=os.environ.get("BASKETPAY_RUN_SWEEPER", "1") == "1")
+    worker = os.environ.get("BASKETPAY_RUN_WORKER", "0") == "1"
+    return create_app(settings, run_sweeper=os.environ.get("BASKETPAY_RUN_SWEEPER", "1") == "1",
+                      worker_executor_id=os.environ.get("BASKETPAY_WORKFLOW_EXECUTOR_ID") if worker else None)
 
 
 STOP_TIMEOUT_SECONDS = 10.0
@@ -74,6 +84,7 @@ class ServerProcess:
     database_url: str
     env: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    worker: bool = False  # run an order-workflow worker in the server process
     log_path: Path | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -87,7 +98,7 @@ class ServerProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "-m", "basketpay.cli.main", "serve", "--port", str(self.port),
-             "--workers", str(self.workers)],
+             "--workers", str(self.workers), "--worker" if self.worker else "--no-worker"],
             env=env, stdout=log, stderr=log,
         )
         self.wait_ready()

@@ -96,6 +96,37 @@ class Settings(BaseSettings):
     adyen_merchant_account: str = Field(default="BasketpayTest", description="The Adyen merchant account.")
     adyen_hmac_key_hex: SecretStr | None = Field(default=None, description="Notification HMAC key (hex).")
 
+    ebt_api_base: str | None = Field(default=None, description="The SNAP EBT processor; unset: EBT tenders are refused.")
+    ebt_api_key: SecretStr = Field(default=SecretStr("sk_ebt_test"), description="The EBT processor's API key.")
+    ebt_timeout_ms: int = Field(default=5_000, ge=1)
+
+    order_hold_buffer_percent: int = Field(default=115, ge=100, le=200,
+                                           description="The card hold: the card's share of the estimate times this.")
+    order_hold_round_up_major: int = Field(default=5, ge=1, description="…rounded up to a multiple of this many dollars.")
+    order_increment_threshold_minor: int = Field(
+        default=0, ge=0, description="Grow the hold only when the card's share exceeds it by more than this.")
+    order_tip_change_window_seconds: float = Field(
+        default=7200.0, ge=0, description="After delivery the customer may change the tip this long; then it is charged.")
+    order_tip_increase_window_seconds: float = Field(
+        default=86400.0, ge=0, description="…and may only raise it until this long after delivery.")
+    order_customer_action_timeout_seconds: float = Field(
+        default=3600.0, ge=0, description="How long an order waits for the customer when its hold cannot grow.")
+    order_customer_action_timeout_outcome: Literal["revert", "cancel"] = Field(
+        default="revert", description="Then: revert the basket to what the hold covers, or cancel the order.")
+    order_checkout_abandon_after_seconds: float = Field(
+        default=300.0, gt=0, description="A checkout interrupted this long ago is abandoned: its holds are released.")
+    order_reauthorize_before_expiry_seconds: float = Field(
+        default=86400.0, ge=0, description="A scheduled order's card is re-authorized this long before its hold expires.")
+
+    workflow_executor_id: str | None = Field(
+        default=None, description="This worker's DBOS executor id: unique per process and stable across its restarts.")
+    workflow_concurrency: int = Field(default=8, ge=1, description="Order workflows one worker runs at once.")
+    workflow_poll_interval_seconds: float = Field(default=0.1, gt=0, description="How often a worker polls the queue.")
+    workflow_relay_interval_seconds: float = Field(default=5.0, gt=0,
+                                                   description="How often a worker re-enqueues stale order workflows.")
+    workflow_stale_after_seconds: float = Field(default=30.0, gt=0,
+                                                description="An order workflow not started after this is enqueued again.")
+
     log_level: str = "INFO"
     fault_crash_after_processor_call: bool = Field(
         default=False,

@@ -16,12 +16,16 @@ from basketpay.api.dependencies import Services
 from basketpay.api.errors import install_error_handlers
 from basketpay.api.middleware import RequestContextMiddleware
 from basketpay.api.ratelimit import RateLimiter
+from basketpay.connectors.ebt.client import EbtClient
 from basketpay.connectors.registry import build_registry
 from basketpay.db.database import Database
 from basketpay.ledger import api as ledger_api
 from basketpay.ledger.service import LedgerService
 from basketpay.merchants.service import Authenticator
 from basketpay.observability.metrics import render_metrics
+from basketpay.orders import api as orders_api
+from basketpay.orders.engine import OrderEngine
+from basketpay.orders.service import OrderService
 from basketpay.payments import api as payments_api
 from basketpay.payments.service import PaymentService
 from basketpay.payments.sweeper import Sweeper
@@ -34,6 +38,8 @@ from basketpay.vault.service import Vault
 from basketpay.webhooks import api as webhooks_api
 from basketpay.webhooks.delivery import Deliverer
 from basketpay.webhooks.service import WebhookService
+from basketpay.workflows.runtime import WorkflowClient
+from basketpay.workflows.worker import run_worker
 
 DESCRIPTION = """
 basketpay's payment API: Stripe-like payment intents (authorize, capture in parts,
@@ -44,10 +50,20 @@ Authenticate with `Authorization: Bearer sk_test_…`. Errors are
 """
 
 
+def _ebt_client(settings: Settings) -> EbtClient | None:
+    if settings.ebt_api_base is None:
+        return None
+    return EbtClient(settings.ebt_api_base, settings.ebt_api_key.get_secret_value(), settings.ebt_timeout_ms)
+
+
 async def build_services(settings: Settings) -> Services:
     database = await Database(settings).open()
     vault = Vault(Keyring.from_settings(settings.vault_key_encryption_key, settings.data_dir))
     payments = PaymentService(database, build_registry(database, settings), vault, settings)
+    ledger = LedgerService(payments)
+    ebt = _ebt_client(settings)
+    workflows = WorkflowClient(settings)
+    orders = OrderService(OrderEngine(payments, ledger, ebt, workflows, settings))
     return Services(
         settings=settings,
         database=database,
@@ -55,9 +71,18 @@ async def build_services(settings: Settings) -> Services:
         limiter=RateLimiter(settings.rate_limit_requests_per_second, settings.rate_limit_burst_max),
         vault=vault,
         payments=payments,
-        ledger=LedgerService(payments),
+        ledger=ledger,
         webhooks=WebhookService(payments),
+        orders=orders,
     )
+
+
+async def close_services(container: Services) -> None:
+    engine = container.orders.engine
+    await engine.workflows.close()
+    if engine.ebt.client is not None:
+        await engine.ebt.client.close()
+    await container.database.close()
 
 
 def install_openapi_security(app: FastAPI) -> None:
@@ -79,7 +104,9 @@ def install_openapi_security(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) -> FastAPI:
+def create_app(settings: Settings | None = None, *, run_sweeper: bool = True,
+               worker_executor_id: str | None = None) -> FastAPI:
+    """`worker_executor_id`: also run an order-workflow worker in this process, as that executor."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -94,13 +121,15 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
             background.append(asyncio.create_task(Sweeper(container.payments).run_forever(stop)))
             background.append(asyncio.create_task(
                 deliverer.run_forever(stop, settings.webhook_delivery_interval_seconds)))
+        if worker_executor_id is not None:
+            background.append(asyncio.create_task(run_worker(container.orders, settings, worker_executor_id, stop)))
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*background)
             await deliverer.close()
-            await container.database.close()
+            await close_services(container)
 
     app = FastAPI(title="basketpay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware)
@@ -111,6 +140,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True) ->
     app.include_router(ledger_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(stored_value_api.router)
+    app.include_router(orders_api.router)
 
     install_openapi_security(app)
 

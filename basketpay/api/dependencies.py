@@ -16,6 +16,7 @@ from basketpay.db.pagination import LIMIT_DEFAULT, LIMIT_MAX, PageRequest
 from basketpay.idempotency.keys import StoredResponse, validate_key
 from basketpay.ledger.service import LedgerService
 from basketpay.merchants.service import Authenticator
+from basketpay.orders.service import OrderService
 from basketpay.payments.phases import RequestContext
 from basketpay.payments.schemas import OBJECT_ID_PATTERN
 from basketpay.payments.service import PaymentService
@@ -34,6 +35,7 @@ class Services:
     payments: PaymentService
     ledger: LedgerService
     webhooks: WebhookService
+    orders: OrderService
 
 
 def services(request: Request) -> Services:

@@ -63,12 +63,29 @@ def serve(
     port: int = typer.Option(8000),
     workers: int = typer.Option(1, min=1, help="Server processes (metrics aggregate across them)."),
     sweeper: bool = typer.Option(True, help="Run the recovery sweeper in this process."),
+    worker: bool = typer.Option(True, help="Run an order-workflow worker in this process (one server process only)."),
 ) -> None:
     """Run the HTTP API (migrating first)."""
     from basketpay.server import run_server
 
     _setup_logging()
-    run_server(host, port, workers, sweeper)
+    run_server(host, port, workers, sweeper, worker and workers == 1)
+
+
+@app.command()
+def worker(
+    executor_id: str = typer.Option(None, help="This worker's executor id: unique per process, stable across "
+                                               "restarts (default: BASKETPAY_WORKFLOW_EXECUTOR_ID or worker-<host>)."),
+    concurrency: int = typer.Option(None, min=1, help="Order workflows at once (default from settings)."),
+) -> None:
+    """Run order workflows (DBOS) from the queue, and the relay that re-enqueues stale ones."""
+    from basketpay.workflows.worker import serve_worker
+
+    _setup_logging()
+    settings = get_settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"workflow_concurrency": concurrency})
+    serve_worker(settings, executor_id or settings.workflow_executor_id)
 
 
 @app.command()

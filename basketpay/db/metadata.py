@@ -33,6 +33,7 @@ def import_all_tables() -> MetaData:
     from basketpay.idempotency import tables as _idempotency  # noqa: F401
     from basketpay.ledger import tables as _ledger  # noqa: F401
     from basketpay.merchants import tables as _merchants  # noqa: F401
+    from basketpay.orders import tables as _orders  # noqa: F401
     from basketpay.outbox import tables as _outbox  # noqa: F401
     from basketpay.payments import tables as _payments  # noqa: F401
     from basketpay.processor_events import tables as _processor_events  # noqa: F401

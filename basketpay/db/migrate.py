@@ -21,6 +21,11 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(settings: Settings, revision: str = "head") -> str:
+    """basketpay's tables (Alembic), then DBOS's system tables (schema `dbos`, its own migrations)."""
+    from basketpay.workflows.runtime import migrate_system_database
+
     url = database_url(settings)
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        migrate_system_database(settings.model_copy(update={"database_url": url}))
     return url

@@ -92,6 +92,17 @@ class EbtClient:
             raise EbtDeclined(str(answer.get("decline_code") or "declined"), "The EBT authorization was declined.")
         return EbtPayment.of(answer)
 
+    async def find_by_reference(self, reference: str) -> EbtPayment | None:
+        """The latest authorized-or-later payment made with this reference, if any."""
+        try:
+            response = await self._http.get("/v1/payments", params={"reference": reference})
+        except httpx.HTTPError as error:
+            raise EbtUnavailable("no_answer", type(error).__name__) from error
+        if response.status_code != 200:
+            raise EbtUnavailable("processor_error", f"HTTP {response.status_code}")
+        found = [item for item in response.json()["data"] if item["status"] != "declined"]
+        return EbtPayment.of(found[0]) if found else None
+
     async def capture(self, *, idempotency_key: str, payment_id: str, amount: int) -> EbtPayment:
         return EbtPayment.of(await self._post(f"/v1/payments/{payment_id}/capture", {"amount": amount},
                                               idempotency_key))

@@ -100,6 +100,13 @@ def create_app(faults_config: dict[str, Any] | None = None) -> FastAPI:
     async def refund(payment_id: str, request: Request) -> Response:
         return await run(request, lambda body: store.refund(payment_id, _amount(body)).public())
 
+    @app.get("/v1/payments")
+    async def by_reference(reference: str) -> Response:
+        """The payments made with this merchant reference, newest first: how a caller that lost an
+        authorization's answer finds it without the PIN that replaying it would need."""
+        async with store.lock:
+            return JSONResponse({"data": [payment.public() for payment in store.by_reference(reference)]})
+
     @app.get("/v1/payments/{payment_id}")
     async def retrieve(payment_id: str) -> Response:
         async with store.lock:

@@ -130,6 +130,9 @@ class Store:
             raise Refused(404, "resource_missing", f"No such EBT payment: {payment_id}")
         return payment
 
+    def by_reference(self, reference: str) -> list[Payment]:
+        return [payment for payment in reversed(self._payments.values()) if payment.reference == reference]
+
     def capture(self, payment_id: str, amount: int) -> Payment:
         """Take `amount` (at most what was authorized); the rest goes back to the card."""
         payment = self.payment(payment_id)

@@ -1,0 +1,374 @@
+"""Delivery, the tip, refunds and cancellation: the workflows that move the money.
+
+Each runs as one workflow step that re-reads the order, makes its calls with keys derived
+from the order (a re-run after a crash replays them), then records the outcome under the
+order's row lock. The ledger side of an order: tenders' captures credit customer
+receivables (the payments core for the card; here for EBT, credit and gift cards), and the
+delivered basket is allocated from receivables to the retailer (items, taxes, deposits) and
+to platform revenue (fees); the tip to tips payable (owed to the shopper).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from basketpay.errors import Conflict, InvalidRequest
+from basketpay.ledger import chart
+from basketpay.orders import repository
+from basketpay.orders.basket import ChargeKind
+from basketpay.orders.changes import CHANGEABLE, Changes, require_status
+from basketpay.orders.engine import OrderEngine, Outbox
+from basketpay.orders.fulfilment import delivery_captures
+from basketpay.orders.record import (
+    Authorization,
+    ChargeShare,
+    OrderRecord,
+    TenderState,
+    item_charges,
+    split_json,
+    without_tip,
+)
+from basketpay.orders.refunds import refund_plan
+from basketpay.orders.schemas import OrderRefundCreate
+from basketpay.orders.tender_ops import order_key
+from basketpay.orders.tenders import TenderKind, split
+
+RECEIVABLES = chart.CUSTOMER_RECEIVABLES
+
+
+def _revenue_code(fee: str) -> str:
+    return "platform_revenue:delivery_fees" if "delivery" in fee else "platform_revenue:service_fees"
+
+
+def _allocation(shares: list[ChargeShare], amounts: dict[int, int]) -> list[tuple[str, str, int]]:
+    """Receivables to the retailer (items, taxes, deposits) and to revenue (fees): legs for the
+    given amount of each charge (by position)."""
+    legs: dict[str, int] = {}
+    for index, amount in amounts.items():
+        share = shares[index]
+        code = _revenue_code(share.reference) if share.kind == ChargeKind.FEE.value else "retailer_payables"
+        legs[code] = legs.get(code, 0) + amount
+    total = sum(legs.values())
+    return [(RECEIVABLES, "debit", total), *((code, "credit", amount) for code, amount in sorted(legs.items()))]
+
+
+class Settlement:
+    def __init__(self, engine: OrderEngine, changes: Changes) -> None:
+        self.engine = engine
+        self.changes = changes
+
+    async def _load(self, order_id: str) -> OrderRecord:
+        async with self.engine.database.connection() as connection:
+            return await repository.load_any(connection, order_id)
+
+    # -- delivery ------------------------------------------------------------------------------------
+    async def request_delivery(self, merchant_id: str, order_id: str) -> OrderRecord:
+        async with self.engine.change(order_id, merchant_id) as outbox:
+            record = outbox.record
+            if record.status in ("delivering", "delivered", "completed"):
+                outbox.changed = False
+                return record
+            require_status(record, ("authorized",), "deliver")
+            record.status = "delivering"
+            outbox.start("deliver")
+        return outbox.record
+
+    async def deliver(self, order_id: str, workflow_id: str) -> str:
+        record = await self._load(order_id)
+        if record.status != "delivering":
+            await self._finish_only(order_id, workflow_id)
+            return "not delivering"
+        captures = delivery_captures(without_tip(record.basket), record.domain_tenders())
+        card = record.card
+        if card is not None and captures.get(card.id, 0) > card.authorized:
+            outcome = await self.changes._raise(record, captures[card.id])
+            if isinstance(outcome, str):
+                async with self.engine.change(order_id) as outbox:
+                    outbox.finish(workflow_id)
+                    self.changes.need_customer(outbox, "capture_exceeds_hold", outcome)
+                return "needs customer"
+            self.changes._record_hold(record, outcome, None)
+        for tender in record.tenders:
+            await self._capture(record, tender, captures.get(tender.id, 0))
+        final = split(item_charges(record.basket), record.domain_tenders())
+        shares = split_json(final)
+        await self.engine.post(record, "allocation", "order.allocation",
+                               _allocation(shares, {index: share.amount for index, share in enumerate(shares)}),
+                               "The delivered order, to the retailer and to revenue")
+        async with self.engine.change(order_id) as outbox:
+            outbox.finish(workflow_id)
+            current = outbox.record
+            current.tenders, current.final_split = record.tenders, shares
+            current.status = "delivered"
+            current.delivered_at = dt.datetime.now(dt.UTC).isoformat()
+            outbox.emit("order.delivered")
+            self._schedule_tip(outbox, current.policy.tip_change_window_seconds)
+        return "delivered"
+
+    async def _capture(self, record: OrderRecord, tender: TenderState, amount: int) -> None:
+        """Capture `amount` across the tender's open authorizations, in order; release the rest."""
+        left = amount
+        for item in tender.open_authorizations():
+            take = min(left, item.amount)
+            left -= take
+            await self._capture_one(record, tender, item, take)
+            item.captured, item.status = take, "captured" if take else "released"
+        assert left == 0, f"tender {tender.id} asked to capture {amount} beyond its authorizations"
+
+    async def _capture_one(self, record: OrderRecord, tender: TenderState, item: Authorization, amount: int) -> None:
+        key = order_key(record.id, item.id, "capture")
+        merchant = record.merchant_id
+        if tender.kind is TenderKind.CARD:
+            if amount:
+                result = await self.engine.cards.capture(merchant, key, item.id, amount)
+                if result.declined:
+                    raise Conflict(f"capture of {item.id} refused: {result.declined}", code="capture_refused")
+            else:
+                await self.engine.cards.cancel(merchant, key, item.id)
+        elif tender.kind is TenderKind.SNAP_EBT:
+            if amount:
+                await self.engine.ebt.capture(key, item.id, amount)
+                await self.engine.post(record, f"{item.id}:capture", "order.snap_ebt_capture",
+                                       [("snap_ebt_clearing", "debit", amount), (RECEIVABLES, "credit", amount)],
+                                       "SNAP EBT captured at delivery")
+            else:
+                await self.engine.ebt.cancel(key, item.id)
+        else:
+            await self.engine.stored.settle(merchant, key, item.id, amount)
+
+    def _schedule_tip(self, outbox: Outbox, delay: float) -> None:
+        record = outbox.record
+        if record.card is None:
+            record.status = "completed"
+            return
+        record.tip.rounds += 1
+        outbox.start("tip", str(record.tip.rounds), delay)
+
+    async def _finish_only(self, order_id: str, workflow_id: str) -> None:
+        async with self.engine.change(order_id) as outbox:
+            outbox.finish(workflow_id)
+            outbox.changed = False
+
+    # -- the tip -------------------------------------------------------------------------------------
+    async def set_tip(self, merchant_id: str, order_id: str, amount: int) -> OrderRecord:
+        async with self.engine.change(order_id, merchant_id) as outbox:
+            record = outbox.record
+            if amount == record.tip.amount:
+                outbox.changed = False
+                return record
+            require_status(record, (*CHANGEABLE, "delivering", "delivered", "completed"), "change the tip of")
+            if record.card is None:
+                raise InvalidRequest("A tip is charged to a card and this order has none.", param="amount")
+            self._check_tip_window(record, amount)
+            record.tip.amount = amount
+            record.basket = record.basket.with_tip(amount)
+            delivered = record.delivered_time()
+            if delivered is not None and _age(delivered) > record.policy.tip_change_window_seconds:
+                record.tip.rounds += 1
+                outbox.start("tip", str(record.tip.rounds))  # charge the increase now
+            outbox.emit("order.tip_changed")
+        return outbox.record
+
+    @staticmethod
+    def _check_tip_window(record: OrderRecord, amount: int) -> None:
+        delivered = record.delivered_time()
+        if delivered is None or _age(delivered) <= record.policy.tip_change_window_seconds:
+            return
+        if _age(delivered) > record.policy.tip_increase_window_seconds:
+            raise Conflict("The tip can no longer be changed.", code="tip_window_closed", param="amount")
+        if amount < record.tip.amount:
+            raise Conflict("The tip can only be increased now.", code="tip_decrease_not_allowed", param="amount")
+
+    async def charge_tip(self, order_id: str, workflow_id: str, round_: str) -> str:
+        record = await self._load(order_id)
+        due = record.tip.amount - record.tip.captured
+        card = record.card
+        if record.status not in ("delivered", "completed") or card is None or due <= 0:
+            async with self.engine.change(order_id) as outbox:
+                outbox.finish(workflow_id)
+                if outbox.record.status == "delivered":
+                    outbox.record.status = "completed"
+                    outbox.emit("order.completed")
+                else:
+                    outbox.changed = False
+            return "nothing due"
+        result = await self.engine.cards.charge(record.merchant_id, order_key(record.id, "tip", round_), due,
+                                                record.currency, card.reference, record.customer, record.id,
+                                                "Tip for the shopper")
+        if not result.declined:
+            await self.engine.post(record, f"tip:{round_}", "order.tip",
+                                   [(RECEIVABLES, "debit", due), ("tips_payable", "credit", due)],
+                                   "Tip, owed to the shopper")
+        async with self.engine.change(order_id) as outbox:
+            outbox.finish(workflow_id)
+            current = outbox.record
+            if result.declined:
+                current.tip.failed = result.declined
+                outbox.emit("order.tip_failed")
+            else:
+                current.tip.captured += due
+                current.tip.charges.append(result.id)
+                current.tip.failed = None
+                outbox.emit("order.tip_captured")
+            if current.status == "delivered":
+                current.status = "completed"
+                outbox.emit("order.completed")
+        return "declined" if result.declined else "charged"
+
+    # -- refunds -------------------------------------------------------------------------------------
+    async def request_refund(self, merchant_id: str, order_id: str, refund_id: str,
+                             params: OrderRefundCreate) -> OrderRecord:
+        async with self.engine.change(order_id, merchant_id) as outbox:
+            record = outbox.record
+            if any(refund.id == refund_id for refund in record.refunds):
+                outbox.changed = False
+                return record
+            require_status(record, ("delivered", "completed"), "refund items of")
+            refund = refund_plan(record, refund_id, params)
+            record.refunds.append(refund)
+            outbox.start("refund", refund_id)
+        return outbox.record
+
+    async def refund(self, order_id: str, workflow_id: str, refund_id: str) -> str:
+        record = await self._load(order_id)
+        refund = next(item for item in record.refunds if item.id == refund_id)
+        if refund.status != "pending":
+            await self._finish_only(order_id, workflow_id)
+            return "done before"
+        for tender_id, amount in sorted(refund.by_tender.items()):
+            await self._refund_tender(record, record.tender(tender_id), amount, f"refund:{refund_id}")
+        await self.engine.post(record, f"refund:{refund_id}:allocation", "order.refund",
+                               [("retailer_payables", "debit", refund.amount), (RECEIVABLES, "credit", refund.amount)],
+                               "Refunded items, taken back from the retailer")
+        async with self.engine.change(order_id) as outbox:
+            outbox.finish(workflow_id)
+            current = outbox.record
+            current.tenders = record.tenders
+            next(item for item in current.refunds if item.id == refund_id).status = "succeeded"
+            outbox.emit("order.refunded")
+        return "refunded"
+
+    async def _refund_tender(self, record: OrderRecord, tender: TenderState, amount: int, step: str) -> None:
+        """Refund `amount` across the tender's captured authorizations, in order."""
+        left = amount
+        for item in tender.authorizations:
+            take = min(left, item.captured - item.refunded)
+            if take <= 0:
+                continue
+            left -= take
+            key = order_key(record.id, item.id, step)
+            if tender.kind is TenderKind.CARD:
+                await self.engine.cards.refund(record.merchant_id, key, item.id, take)
+            elif tender.kind is TenderKind.SNAP_EBT:
+                await self.engine.ebt.refund(key, item.id, take)
+                await self.engine.post(record, f"{item.id}:{step}", "order.snap_ebt_refund",
+                                       [(RECEIVABLES, "debit", take), ("snap_ebt_clearing", "credit", take)],
+                                       "SNAP EBT refunded")
+            else:
+                await self.engine.post(record, f"{item.id}:{step}", "order.stored_value_refund",
+                                       [(RECEIVABLES, "debit", take), (str(tender.account), "credit", take)],
+                                       f"Refunded to the {tender.kind.value.replace('_', ' ')}")
+            item.refunded += take
+        assert left == 0, f"tender {tender.id}: refund of {amount} beyond what it paid"
+
+    # -- cancellation --------------------------------------------------------------------------------
+    async def request_cancel(self, merchant_id: str, order_id: str, reason: str) -> OrderRecord:
+        async with self.engine.change(order_id, merchant_id) as outbox:
+            record = outbox.record
+            if record.status in ("canceling", "canceled", "failed"):
+                outbox.changed = False
+                return record
+            if record.status in ("authorizing", "delivering"):
+                raise Conflict(f"The order is {record.status}: cancel it once that has finished.",
+                               code="order_unexpected_state")
+            record.status = "canceling"
+            record.cancellation_reason = reason
+            outbox.start("cancel")
+            outbox.emit("order.canceling")
+        return outbox.record
+
+    async def cancel(self, order_id: str, workflow_id: str) -> str:
+        record = await self._load(order_id)
+        if record.status != "canceling":
+            await self._finish_only(order_id, workflow_id)
+            return "not canceling"
+        for tender in record.tenders:
+            await self._discover(record, tender)
+            for item in tender.open_authorizations():
+                await self._capture_one(record, tender, item, 0)
+                item.status = "released"
+            await self._refund_tender(record, tender, tender.captured - tender.refunded, "cancel")
+        await self._refund_tip(record)
+        await self._reverse_allocation(record)
+        async with self.engine.change(order_id) as outbox:
+            outbox.finish(workflow_id)
+            current = outbox.record
+            current.tenders, current.tip = record.tenders, record.tip
+            current.final_split = record.final_split
+            current.status = "failed" if never_authorized(current) else "canceled"
+            current.canceled_at = dt.datetime.now(dt.UTC).isoformat()
+            outbox.emit("order.failed" if current.status == "failed" else "order.canceled")
+        return current.status
+
+    async def _discover(self, record: OrderRecord, tender: TenderState) -> None:
+        """A checkout that never finished may have authorized a tender without saying so."""
+        if tender.authorizations or tender.authorized == 0 or record.delivered_at is not None:
+            return
+        key = order_key(record.id, tender.id, "authorize")
+        if tender.kind is TenderKind.CARD:
+            found = await self.engine.cards.find(record.merchant_id, key)
+            if found is not None and not found.declined and found.intent["status"] == "requires_capture":
+                tender.authorizations.append(Authorization(found.id, int(found.intent["amount_capturable"])))
+        elif tender.kind is TenderKind.SNAP_EBT:
+            payment = await self.engine.ebt.find(f"{record.id}:snap_ebt")
+            if payment is not None and payment.status == "authorized":
+                tender.authorizations.append(Authorization(payment.id, payment.amount))
+        else:
+            try:
+                hold_id = await self.engine.stored.hold(record.merchant_id, key, str(tender.account), record.currency,
+                                                        tender.authorized, record.id)
+            except Conflict:  # the balance went elsewhere: nothing was held for this order
+                return
+            tender.authorizations.append(Authorization(hold_id, tender.authorized))
+
+    async def _refund_tip(self, record: OrderRecord) -> None:
+        due = record.tip.captured - record.tip.refunded
+        if due <= 0:
+            return
+        left = due
+        for index, intent_id in enumerate(record.tip.charges):
+            if left <= 0:
+                break
+            intent = await self.engine.payments.retrieve(record.merchant_id, intent_id)
+            take = min(left, int(intent["amount_received"]) - int(intent["amount_refunded"]))
+            if take > 0:
+                await self.engine.cards.refund(record.merchant_id, order_key(record.id, "tip", index, "cancel"),
+                                               intent_id, take)
+                left -= take
+        await self.engine.post(record, "tip:cancel", "order.tip_refund",
+                               [("tips_payable", "debit", due), (RECEIVABLES, "credit", due)], "Tip refunded")
+        record.tip.refunded += due
+
+    async def _reverse_allocation(self, record: OrderRecord) -> None:
+        if record.final_split is None:
+            return
+        open_amounts = {index: share.amount - sum(share.refunded.values())
+                        for index, share in enumerate(record.final_split)}
+        legs = _allocation(record.final_split, {index: amount for index, amount in open_amounts.items() if amount})
+        reversed_legs = [(code, "credit" if direction == "debit" else "debit", amount)
+                         for code, direction, amount in legs]
+        await self.engine.post(record, "cancel:allocation", "order.cancel", reversed_legs,
+                               "The canceled order, taken back from the retailer and revenue")
+        for share in record.final_split:
+            share.refunded = dict(share.paid)
+
+
+def never_authorized(record: OrderRecord) -> bool:
+    return record.failure is not None and record.failure.get("code") in ("tender_declined", "checkout_abandoned")
+
+
+def _age(moment: dt.datetime) -> float:
+    return (dt.datetime.now(dt.UTC) - moment).total_seconds()
+
+
+__all__ = ["Settlement", "TenderState"]
