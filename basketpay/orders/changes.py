@@ -97,16 +97,25 @@ class Changes:
             return "nothing to grow"
         target = decision.grow_to or card.authorized
         outcome = await (self._new_card(record, new_card, target) if new_card else self._raise(record, target))
+        orphans: list[Authorization] = []
         async with self.engine.change(order_id) as outbox:
             outbox.finish(workflow_id)
             current = outbox.record
-            if isinstance(outcome, str):
+            if current.status not in CHANGEABLE:  # delivered or canceled meanwhile: undo what was added
+                known = {item.id for item in current.card.authorizations} if current.card else set()
+                orphans = [] if isinstance(outcome, str) else [item for item in outcome if item.id not in known]
+                outbox.changed = False
+            elif isinstance(outcome, str):
                 self.need_customer(outbox, "authorization_declined", outcome)
-                return "declined"
-            self._record_hold(current, outcome, new_card)
-            current.status, current.action = "authorized", None
-            self._after_change(outbox)
-            outbox.emit("order.hold_increased")
+            else:
+                self._record_hold(current, outcome, new_card)
+                current.status, current.action = "authorized", None
+                self._after_change(outbox)
+                outbox.emit("order.hold_increased")
+        for orphan in orphans:
+            await self.engine.cards.cancel(record.merchant_id, order_key(record.id, orphan.id, "release"), orphan.id)
+        if isinstance(outcome, str):
+            return "declined"
         return "grown"
 
     async def _raise(self, record: OrderRecord, target: int) -> list[Authorization] | str:

@@ -20,7 +20,7 @@ from basketpay.orders import repository
 from basketpay.orders.basket import Basket, Line
 from basketpay.orders.engine import OrderEngine
 from basketpay.orders.holds import hold_amount
-from basketpay.orders.record import Authorization, OrderPolicy, OrderRecord, TenderState, item_charges
+from basketpay.orders.record import Authorization, OrderPolicy, OrderRecord, TenderState, TipState, item_charges
 from basketpay.orders.schemas import OrderCreate, TenderIn
 from basketpay.orders.tender_ops import order_key
 from basketpay.orders.tenders import TENDER_ORDER, TenderKind, split
@@ -111,6 +111,7 @@ class Checkout:
         scheduled = None if params.scheduled_for is None else dt.datetime.fromtimestamp(params.scheduled_for, dt.UTC)
         record = OrderRecord(order_id, merchant_id, "authorizing", params.currency, params.customer, basket, basket,
                              tenders, policy, metadata=dict(params.metadata), checkout_digest=digest,
+                             tip=TipState(amount=params.tip),
                              scheduled_for=None if scheduled is None else scheduled.isoformat())
         async with self.engine.database.transaction() as connection:
             await repository.insert(connection, record)

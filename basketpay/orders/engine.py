@@ -122,7 +122,7 @@ class OrderEngine:
                     for account, direction, amount in legs if amount > 0]
         if not postings:
             return
-        key = order_key(record.id, step)
+        key = order_key(record.id, "ledger", step)  # a namespace apart from the processor calls' keys
         entry = EntryCreate(postings=postings, kind=kind, object_id=record.id, client_entry_id=key,
                             description=description)
         await self.stored.post(record.merchant_id, key, entry)

@@ -90,7 +90,7 @@ class ChargeShare:
 class TipState:
     amount: int = 0  # what the customer chose
     captured: int = 0
-    charges: list[str] = field(default_factory=list)  # the tip's payment intents
+    charges: list[dict[str, Any]] = field(default_factory=list)  # the tip's payment intents: {id, amount}
     refunded: int = 0
     rounds: int = 0  # tip workflows started: each charges what is due then
     failed: str | None = None  # the decline code of the last tip charge that failed
@@ -105,12 +105,32 @@ class ActionRequired:
 
 @dataclass(slots=True)
 class OrderRefund:
+    """Planned under the order's lock (so refunds and a cancellation never give the same cent
+    back twice): which authorization gives back how much, and what the ledger takes back from
+    (retailer payables, revenue, tips payable). The workflow then only carries it out."""
+
     id: str
     amount: int
     lines: list[dict[str, Any]]
     by_tender: dict[str, int]
     reason: str | None = None
     status: str = "pending"  # pending | succeeded
+    parts: list[dict[str, Any]] = field(default_factory=list)  # {tender, authorization, amount}
+    legs: list[list[Any]] = field(default_factory=list)  # [account code, amount] debited back
+
+
+def reserve(tender: TenderState, amount: int) -> list[dict[str, Any]]:
+    """Mark `amount` of the tender's captures as refunded, authorization by authorization."""
+    parts, left = [], amount
+    for item in tender.authorizations:
+        take = min(left, item.captured - item.refunded)
+        if take > 0:
+            item.refunded += take
+            left -= take
+            parts.append({"tender": tender.id, "authorization": item.id, "amount": take})
+    if left:
+        raise ValueError(f"tender {tender.id}: {amount} is more than it has left to refund")
+    return parts
 
 
 @dataclass(slots=True)

@@ -5,10 +5,11 @@ for that line, in proportion to what each paid and has not had back."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from basketpay.errors import InvalidRequest
 from basketpay.orders.basket import ChargeKind, Line
-from basketpay.orders.record import ChargeShare, OrderRecord, OrderRefund
+from basketpay.orders.record import ChargeShare, OrderRecord, OrderRefund, reserve
 from basketpay.orders.schemas import OrderRefundCreate
 from basketpay.orders.tenders import refund_shares
 
@@ -54,7 +55,50 @@ def refund_plan(record: OrderRecord, refund_id: str, params: OrderRefundCreate) 
     total = sum(by_tender.values())
     if total == 0:
         raise InvalidRequest("These lines cost nothing: there is nothing to refund.", param="lines")
-    return OrderRefund(refund_id, total, lines, by_tender, params.reason)
+    parts = [part for tender_id, amount in sorted(by_tender.items())
+             for part in reserve(record.tender(tender_id), amount)]
+    return OrderRefund(refund_id, total, lines, by_tender, params.reason, parts=parts,
+                       legs=[["retailer_payables", total]])
+
+
+def revenue_code(fee: str) -> str:
+    return "platform_revenue:delivery_fees" if "delivery" in fee else "platform_revenue:service_fees"
+
+
+def cancellation_refund(record: OrderRecord) -> OrderRefund:
+    """Everything a delivered order has not given back yet: each tender's captures, the tip,
+    and the allocation of what was not refunded (retailer, revenue, tips payable)."""
+    by_tender = {tender.id: tender.captured - tender.refunded for tender in record.tenders
+                 if tender.captured > tender.refunded}
+    parts = [part for tender_id, amount in by_tender.items() for part in reserve(record.tender(tender_id), amount)]
+    legs: dict[str, int] = {}
+    for share in record.final_split or []:
+        left = share.amount - sum(share.refunded.values())
+        if left:
+            code = revenue_code(share.reference) if share.kind == ChargeKind.FEE.value else "retailer_payables"
+            legs[code] = legs.get(code, 0) + left
+        share.refunded = dict(share.paid)
+    tip = record.tip
+    for charge in tip.charges:
+        left = charge["amount"] - charge.get("refunded", 0)
+        if left:
+            charge["refunded"] = charge["amount"]
+            parts.append({"tender": "tip", "authorization": charge["id"], "amount": left})
+            legs["tips_payable"] = legs.get("tips_payable", 0) + left
+            tip.refunded += left
+    amount = sum(part["amount"] for part in parts)
+    return OrderRefund("cancel", amount, [], {**by_tender, **({"tip": legs["tips_payable"]} if "tips_payable" in legs
+                                                             else {})},
+                       "canceled", parts=parts, legs=[[code, value] for code, value in sorted(legs.items())])
+
+
+def tip_refund(record: OrderRecord, charge: dict[str, Any], refund_id: str) -> OrderRefund:
+    """A tip charged after the order was canceled: given straight back."""
+    charge["refunded"] = charge["amount"]
+    record.tip.refunded += charge["amount"]
+    return OrderRefund(refund_id, charge["amount"], [], {"tip": charge["amount"]}, "canceled",
+                       parts=[{"tender": "tip", "authorization": charge["id"], "amount": charge["amount"]}],
+                       legs=[["tips_payable", charge["amount"]]])
 
 
 def _take(share: ChargeShare, amount: int, by_tender: dict[str, int]) -> None:

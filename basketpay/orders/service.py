@@ -51,7 +51,7 @@ class OrderService:
 
     async def _ledger_entries(self, connection: Any, record: OrderRecord) -> list[dict[str, Any]]:
         """The entries behind the order: its own, and those of its card payments and ledger holds."""
-        objects = [record.id, *record.tip.charges,
+        objects = [record.id, *(charge["id"] for charge in record.tip.charges),
                    *(item.id for tender in record.tenders for item in tender.authorizations
                      if tender.kind in (TenderKind.CARD, TenderKind.CREDIT, TenderKind.GIFT_CARD))]
         rows = await (await connection.execute(

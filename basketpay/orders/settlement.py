@@ -11,6 +11,7 @@ to platform revenue (fees); the tip to tips payable (owed to the shopper).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from basketpay.errors import Conflict, InvalidRequest
 from basketpay.ledger import chart
@@ -23,21 +24,18 @@ from basketpay.orders.record import (
     Authorization,
     ChargeShare,
     OrderRecord,
+    OrderRefund,
     TenderState,
     item_charges,
     split_json,
     without_tip,
 )
-from basketpay.orders.refunds import refund_plan
+from basketpay.orders.refunds import cancellation_refund, refund_plan, revenue_code, tip_refund
 from basketpay.orders.schemas import OrderRefundCreate
 from basketpay.orders.tender_ops import order_key
 from basketpay.orders.tenders import TenderKind, split
 
 RECEIVABLES = chart.CUSTOMER_RECEIVABLES
-
-
-def _revenue_code(fee: str) -> str:
-    return "platform_revenue:delivery_fees" if "delivery" in fee else "platform_revenue:service_fees"
 
 
 def _allocation(shares: list[ChargeShare], amounts: dict[int, int]) -> list[tuple[str, str, int]]:
@@ -46,7 +44,7 @@ def _allocation(shares: list[ChargeShare], amounts: dict[int, int]) -> list[tupl
     legs: dict[str, int] = {}
     for index, amount in amounts.items():
         share = shares[index]
-        code = _revenue_code(share.reference) if share.kind == ChargeKind.FEE.value else "retailer_payables"
+        code = revenue_code(share.reference) if share.kind == ChargeKind.FEE.value else "retailer_payables"
         legs[code] = legs.get(code, 0) + amount
     total = sum(legs.values())
     return [(RECEIVABLES, "debit", total), *((code, "credit", amount) for code, amount in sorted(legs.items()))]
@@ -206,10 +204,14 @@ class Settlement:
                 current.tip.failed = result.declined
                 outbox.emit("order.tip_failed")
             else:
+                charge = {"id": result.id, "amount": due, "refunded": 0}
                 current.tip.captured += due
-                current.tip.charges.append(result.id)
+                current.tip.charges.append(charge)
                 current.tip.failed = None
                 outbox.emit("order.tip_captured")
+                if current.status in ("canceling", "canceled"):  # canceled while the tip was being charged
+                    current.refunds.append(tip_refund(current, charge, f"tip-{round_}"))
+                    outbox.start("refund", f"tip-{round_}")
             if current.status == "delivered":
                 current.status = "completed"
                 outbox.emit("order.completed")
@@ -232,44 +234,44 @@ class Settlement:
     async def refund(self, order_id: str, workflow_id: str, refund_id: str) -> str:
         record = await self._load(order_id)
         refund = next(item for item in record.refunds if item.id == refund_id)
-        if refund.status != "pending":
-            await self._finish_only(order_id, workflow_id)
-            return "done before"
-        for tender_id, amount in sorted(refund.by_tender.items()):
-            await self._refund_tender(record, record.tender(tender_id), amount, f"refund:{refund_id}")
-        await self.engine.post(record, f"refund:{refund_id}:allocation", "order.refund",
-                               [("retailer_payables", "debit", refund.amount), (RECEIVABLES, "credit", refund.amount)],
-                               "Refunded items, taken back from the retailer")
+        if refund.status == "pending":
+            await self._carry_out(record, refund)
         async with self.engine.change(order_id) as outbox:
             outbox.finish(workflow_id)
-            current = outbox.record
-            current.tenders = record.tenders
-            next(item for item in current.refunds if item.id == refund_id).status = "succeeded"
-            outbox.emit("order.refunded")
+            current = next(item for item in outbox.record.refunds if item.id == refund_id)
+            outbox.changed = current.status == "pending"
+            if outbox.changed:
+                current.status = "succeeded"
+                outbox.emit("order.refunded")
         return "refunded"
 
-    async def _refund_tender(self, record: OrderRecord, tender: TenderState, amount: int, step: str) -> None:
-        """Refund `amount` across the tender's captured authorizations, in order."""
-        left = amount
-        for item in tender.authorizations:
-            take = min(left, item.captured - item.refunded)
-            if take <= 0:
-                continue
-            left -= take
-            key = order_key(record.id, item.id, step)
-            if tender.kind is TenderKind.CARD:
-                await self.engine.cards.refund(record.merchant_id, key, item.id, take)
-            elif tender.kind is TenderKind.SNAP_EBT:
-                await self.engine.ebt.refund(key, item.id, take)
-                await self.engine.post(record, f"{item.id}:{step}", "order.snap_ebt_refund",
-                                       [(RECEIVABLES, "debit", take), ("snap_ebt_clearing", "credit", take)],
-                                       "SNAP EBT refunded")
-            else:
-                await self.engine.post(record, f"{item.id}:{step}", "order.stored_value_refund",
-                                       [(RECEIVABLES, "debit", take), (str(tender.account), "credit", take)],
-                                       f"Refunded to the {tender.kind.value.replace('_', ' ')}")
-            item.refunded += take
-        assert left == 0, f"tender {tender.id}: refund of {amount} beyond what it paid"
+    async def _carry_out(self, record: OrderRecord, refund: OrderRefund) -> None:
+        """Give each part back, then take the allocation back (a re-run replays every call)."""
+        for part in refund.parts:
+            await self._give_back(record, part, f"refund:{refund.id}")
+        total = sum(amount for _, amount in refund.legs)
+        await self.engine.post(record, f"refund:{refund.id}", "order.refund",
+                               [*((code, "debit", amount) for code, amount in refund.legs),
+                                (RECEIVABLES, "credit", total)], "Given back to the customer")
+
+    async def _give_back(self, record: OrderRecord, part: dict[str, Any], step: str) -> None:
+        amount, authorization = int(part["amount"]), str(part["authorization"])
+        key = order_key(record.id, authorization, step)
+        if part["tender"] == "tip":
+            await self.engine.cards.refund(record.merchant_id, key, authorization, amount)
+            return
+        tender = record.tender(str(part["tender"]))
+        if tender.kind is TenderKind.CARD:
+            await self.engine.cards.refund(record.merchant_id, key, authorization, amount)
+        elif tender.kind is TenderKind.SNAP_EBT:
+            await self.engine.ebt.refund(key, authorization, amount)
+            await self.engine.post(record, f"{authorization}:{step}", "order.snap_ebt_refund",
+                                   [(RECEIVABLES, "debit", amount), ("snap_ebt_clearing", "credit", amount)],
+                                   "SNAP EBT refunded")
+        else:
+            await self.engine.post(record, f"{authorization}:{step}", "order.stored_value_refund",
+                                   [(RECEIVABLES, "debit", amount), (str(tender.account), "credit", amount)],
+                                   f"Refunded to the {tender.kind.value.replace('_', ' ')}")
 
     # -- cancellation --------------------------------------------------------------------------------
     async def request_cancel(self, merchant_id: str, order_id: str, reason: str) -> OrderRecord:
@@ -281,6 +283,8 @@ class Settlement:
             if record.status in ("authorizing", "delivering"):
                 raise Conflict(f"The order is {record.status}: cancel it once that has finished.",
                                code="order_unexpected_state")
+            if record.delivered_at is not None:  # plan the refund of everything now, under the lock
+                record.refunds.append(cancellation_refund(record))
             record.status = "canceling"
             record.cancellation_reason = reason
             outbox.start("cancel")
@@ -292,23 +296,43 @@ class Settlement:
         if record.status != "canceling":
             await self._finish_only(order_id, workflow_id)
             return "not canceling"
+        refund = next((item for item in record.refunds if item.id == "cancel"), None)
+        released: dict[str, Authorization] = {}
+        if refund is not None and refund.status == "pending":
+            await self._carry_out(record, refund)
+        elif refund is None:
+            released = await self._release_all(record)
+        async with self.engine.change(order_id) as outbox:
+            outbox.finish(workflow_id)
+            current = outbox.record
+            self._mark_released(current, released)
+            if refund is not None:
+                next(item for item in current.refunds if item.id == "cancel").status = "succeeded"
+            current.status = "failed" if never_authorized(current) else "canceled"
+            current.canceled_at = dt.datetime.now(dt.UTC).isoformat()
+            outbox.emit("order.failed" if current.status == "failed" else "order.canceled")
+        return current.status
+
+    async def _release_all(self, record: OrderRecord) -> dict[str, Authorization]:
+        """Release every open authorization (finding those an unfinished checkout made)."""
+        released: dict[str, Authorization] = {}
         for tender in record.tenders:
             await self._discover(record, tender)
             for item in tender.open_authorizations():
                 await self._capture_one(record, tender, item, 0)
                 item.status = "released"
-            await self._refund_tender(record, tender, tender.captured - tender.refunded, "cancel")
-        await self._refund_tip(record)
-        await self._reverse_allocation(record)
-        async with self.engine.change(order_id) as outbox:
-            outbox.finish(workflow_id)
-            current = outbox.record
-            current.tenders, current.tip = record.tenders, record.tip
-            current.final_split = record.final_split
-            current.status = "failed" if never_authorized(current) else "canceled"
-            current.canceled_at = dt.datetime.now(dt.UTC).isoformat()
-            outbox.emit("order.failed" if current.status == "failed" else "order.canceled")
-        return current.status
+                released[f"{tender.id}/{item.id}"] = item
+        return released
+
+    @staticmethod
+    def _mark_released(record: OrderRecord, released: dict[str, Authorization]) -> None:
+        for key, item in released.items():
+            tender = record.tender(key.split("/", 1)[0])
+            known = {existing.id: existing for existing in tender.authorizations}
+            if item.id in known:
+                known[item.id].status = "released"
+            else:
+                tender.authorizations.append(item)
 
     async def _discover(self, record: OrderRecord, tender: TenderState) -> None:
         """A checkout that never finished may have authorized a tender without saying so."""
@@ -330,38 +354,6 @@ class Settlement:
             except Conflict:  # the balance went elsewhere: nothing was held for this order
                 return
             tender.authorizations.append(Authorization(hold_id, tender.authorized))
-
-    async def _refund_tip(self, record: OrderRecord) -> None:
-        due = record.tip.captured - record.tip.refunded
-        if due <= 0:
-            return
-        left = due
-        for index, intent_id in enumerate(record.tip.charges):
-            if left <= 0:
-                break
-            intent = await self.engine.payments.retrieve(record.merchant_id, intent_id)
-            take = min(left, int(intent["amount_received"]) - int(intent["amount_refunded"]))
-            if take > 0:
-                await self.engine.cards.refund(record.merchant_id, order_key(record.id, "tip", index, "cancel"),
-                                               intent_id, take)
-                left -= take
-        await self.engine.post(record, "tip:cancel", "order.tip_refund",
-                               [("tips_payable", "debit", due), (RECEIVABLES, "credit", due)], "Tip refunded")
-        record.tip.refunded += due
-
-    async def _reverse_allocation(self, record: OrderRecord) -> None:
-        if record.final_split is None:
-            return
-        open_amounts = {index: share.amount - sum(share.refunded.values())
-                        for index, share in enumerate(record.final_split)}
-        legs = _allocation(record.final_split, {index: amount for index, amount in open_amounts.items() if amount})
-        reversed_legs = [(code, "credit" if direction == "debit" else "debit", amount)
-                         for code, direction, amount in legs]
-        await self.engine.post(record, "cancel:allocation", "order.cancel", reversed_legs,
-                               "The canceled order, taken back from the retailer and revenue")
-        for share in record.final_split:
-            share.refunded = dict(share.paid)
-
 
 def never_authorized(record: OrderRecord) -> bool:
     return record.failure is not None and record.failure.get("code") in ("tender_declined", "checkout_abandoned")

@@ -10,8 +10,8 @@ twice. A call whose outcome is not known yet raises `Retry`: the step runs again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson

@@ -101,5 +101,6 @@ class WorkflowClient:
 
     async def close(self) -> None:
         if self._client is not None:
-            await asyncio.to_thread(self._client.destroy)
+            # Not in a thread: at shutdown DBOS may have closed the executor asyncio's threads come from.
+            self._client.destroy()
             self._client = None

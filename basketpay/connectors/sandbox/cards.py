@@ -29,5 +29,20 @@ DECLINES: dict[str, Decline] = {
 }
 
 
-def decline_for(card_number: str) -> Decline | None:
+# basketpay's own test card (not Stripe's): a card with a $50.00 limit. Authorizations up to
+# 5,000 (minor units) succeed; one above it, or an increment past it, declines with
+# insufficient_funds: how tests make an order's hold fail to grow.
+LIMITED_CARD = "4000000000005001"
+LIMITED_CARD_LIMIT = 5_000
+OVER_LIMIT = Decline("card_declined", "insufficient_funds", "Your card has insufficient funds.")
+
+
+def decline_for(card_number: str, amount: int = 0) -> Decline | None:
+    if card_number == LIMITED_CARD and amount > LIMITED_CARD_LIMIT:
+        return OVER_LIMIT
     return DECLINES.get(card_number)
+
+
+def over_limit(last4: str, amount_total: int) -> bool:
+    """An increment past the limited card's limit (the sandbox's charges keep the last 4 digits)."""
+    return last4 == LIMITED_CARD[-4:] and amount_total > LIMITED_CARD_LIMIT

@@ -18,7 +18,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from basketpay.connectors.base import AttemptView, Card, Outcome, ProcessorResult
-from basketpay.connectors.sandbox.cards import decline_for
+from basketpay.connectors.sandbox.cards import OVER_LIMIT, decline_for, over_limit
 from basketpay.db.database import Database
 from basketpay.ids import new_id
 from basketpay.invariant import InvariantViolation
@@ -89,7 +89,7 @@ class SandboxConnector:
     async def authorize(
         self, *, idempotency_key: str, amount: int, currency: str, card: Card, capture: bool, merchant_reference: str,
     ) -> ProcessorResult:
-        decline = decline_for(card.number)
+        decline = decline_for(card.number, amount)
         charge_id = new_id("sbx_ch")
         if decline is not None:
             result = ProcessorResult(
@@ -158,6 +158,9 @@ class SandboxConnector:
                 return _failed("charge_not_incrementable", "The authorization cannot be increased.")
             if amount_total <= charge.amount_authorized:
                 return _failed("amount_too_small", "The new total must exceed the authorized amount.")
+            if over_limit(charge.card_last4, amount_total):
+                return ProcessorResult(Outcome.DECLINED, charge.id, amount_total, OVER_LIMIT.error_code,
+                                       OVER_LIMIT.decline_code, OVER_LIMIT.message), {}
             return ProcessorResult(Outcome.SUCCEEDED, charge.id, amount_total), self._charge(charge, authorized=amount_total)
 
         return await self._modify(idempotency_key, "increment_authorization", processor_reference, decide)
