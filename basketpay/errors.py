@@ -9,7 +9,8 @@ Stripe-shaped body `{"error": {"type", "code", "decline_code", "message", "param
     ├── Conflict              409  invalid_request_error   illegal state transition, operation in flight
     │   └── IdempotencyInProgress  409  idempotency_error  the same key is still being processed
     ├── IdempotencyMismatch   422  idempotency_error       same key, different request
-    └── RateLimited           429  rate_limit_error        too many requests for this merchant
+    ├── RateLimited           429  rate_limit_error        too many requests for this merchant
+    └── ProcessorUnavailable  503  api_error               a processor did not answer: retry, same key
 """
 
 from __future__ import annotations
@@ -86,3 +87,11 @@ class IdempotencyMismatch(BasketpayError):
 class RateLimited(BasketpayError):
     status_code = 429
     error_type = "rate_limit_error"
+
+
+class ProcessorUnavailable(BasketpayError):
+    """A processor did not answer, or its answer is not known yet: nothing is lost, and the
+    same request again (same Idempotency-Key) carries on where this one stopped."""
+
+    status_code = 503
+    error_type = "api_error"

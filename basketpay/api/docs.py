@@ -14,6 +14,7 @@ _DESCRIPTIONS = {
     409: "Illegal state transition, another operation in flight, or the same Idempotency-Key still running.",
     422: "The Idempotency-Key was used before with a different request.",
     429: "Rate limited; retry after the `Retry-After` seconds.",
+    503: "A processor did not answer (or its answer is not known yet): retry with the same Idempotency-Key.",
 }
 
 
@@ -24,6 +25,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 READ = errors(400, 401, 404, 429)
 WRITE = errors(400, 401, 404, 409, 422, 429)
 PROCESSOR = {
-    **errors(400, 401, 402, 404, 409, 422, 429),
+    **errors(400, 401, 402, 404, 409, 422, 429, 503),
     202: {"description": "The processor's answer is not known yet: retry with the same key, or poll."},
 }

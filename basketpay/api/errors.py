@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from basketpay.errors import BasketpayError, InvalidRequest, NotFound, RateLimited
+from basketpay.errors import BasketpayError, InvalidRequest, NotFound, ProcessorUnavailable, RateLimited
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +56,7 @@ def json_response(body: Any, status_code: int, headers: dict[str, str] | None = 
 
 
 def _response(error: BasketpayError) -> Response:
-    headers = {"Retry-After": "1"} if isinstance(error, RateLimited) else None
+    headers = {"Retry-After": "1"} if isinstance(error, RateLimited | ProcessorUnavailable) else None
     return json_response(error.body(), error.status_code, headers)
 
 

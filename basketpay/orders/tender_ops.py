@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel
 
 from basketpay.connectors.ebt.client import EbtClient, EbtDeclined, EbtError, EbtPayment, EbtUnavailable
-from basketpay.errors import Conflict, InvalidRequest
+from basketpay.errors import Conflict, InvalidRequest, ProcessorUnavailable
 from basketpay.idempotency.keys import StoredResponse
 from basketpay.ledger import chart
 from basketpay.ledger.schemas import EntryCreate, HoldCreate, PostingIn
@@ -31,8 +31,12 @@ T = TypeVar("T")
 KEY_PREFIX = "bp-order:"  # internal idempotency keys: one per order step (a merchant's own keys do not start so)
 
 
-class Retry(Exception):
-    """The outcome is not known yet (processor unavailable, a call still in flight): try the step again."""
+class Retry(ProcessorUnavailable):
+    """The outcome is not known yet (processor unavailable, a call still in flight): try the step
+    again (a workflow retries it; a request answers 503 and its client retries)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="processor_unavailable")
 
 
 @dataclass(frozen=True, slots=True)

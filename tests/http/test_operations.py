@@ -56,7 +56,7 @@ def test_logs_never_hold_card_numbers_cvcs_or_keys(
 
 def test_requests_beyond_the_rate_limit_get_429(database_url: str, data_dir: Path, merchant: tuple[str, str]) -> None:
     env = server_env(data_dir, BASKETPAY_RATE_LIMIT_REQUESTS_PER_SECOND="1", BASKETPAY_RATE_LIMIT_BURST_MAX="3")
-    limited = ServerProcess(database_url, env=env).start()
+    limited = ServerProcess(database_url, env=env, log_path=data_dir / "limited.log").start()
     try:
         with httpx.Client(base_url=limited.base_url, headers={"Authorization": f"Bearer {merchant[1]}"}) as http:
             statuses = [http.get("/v1/payment_intents").status_code for _ in range(6)]
