@@ -70,14 +70,14 @@ class HttpConnection:
             self._writer.close()
         self._reader = self._writer = None
 
-    async def post(self, path: str, body: bytes, idempotency_key: str) -> tuple[int, bytes]:
+    async def post(self, path: str, body: bytes, idempotency_key: str | None) -> tuple[int, bytes]:
         reader, writer = self._reader, self._writer
         if reader is None or writer is None:
             reader, writer = await self.open()
+        key = b"" if idempotency_key is None else b"Idempotency-Key: " + idempotency_key.encode() + b"\r\n"
         writer.write(
-            b"POST " + path.encode() + b" HTTP/1.1\r\n" + self._headers
-            + b"Idempotency-Key: " + idempotency_key.encode()
-            + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            b"POST " + path.encode() + b" HTTP/1.1\r\n" + self._headers + key
+            + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         )
         status, length, chunked, close = parse_head(await reader.readuntil(b"\r\n\r\n"))
         response = await (read_chunked(reader) if chunked else reader.readexactly(length))

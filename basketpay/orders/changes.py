@@ -262,13 +262,20 @@ class Changes:
         return "reauthorized"
 
     def _next_reauthorization(self, outbox: Outbox) -> None:
-        record = outbox.record
-        card = record.card
-        if card is None or record.scheduled_for is None:
-            return
-        expires = card.authorizations[-1].expires_at
-        if expires is None:
-            return
-        due = expires - self.engine.settings.order_reauthorize_before_expiry_seconds
-        if dt.datetime.fromisoformat(record.scheduled_for).timestamp() > due:
-            outbox.start("reauthorize", str(record.reauthorizations + 1), due - dt.datetime.now(dt.UTC).timestamp())
+        schedule_reauthorization(outbox, self.engine.settings.order_reauthorize_before_expiry_seconds)
+
+
+def schedule_reauthorization(outbox: Outbox, before_expiry_seconds: float) -> None:
+    """A scheduled order whose card authorization lapses before its slot: re-authorize it
+    `before_expiry_seconds` ahead of the expiry (a delayed workflow; nothing waits)."""
+    record = outbox.record
+    card = record.card
+    open_ = [] if card is None else card.open_authorizations()
+    if record.scheduled_for is None or not open_ or open_[-1].expires_at is None:
+        return
+    due = open_[-1].expires_at - before_expiry_seconds
+    now = dt.datetime.now(dt.UTC).timestamp()
+    if due <= now:  # the margin is longer than the authorization lasts: nothing sensible to schedule
+        return
+    if dt.datetime.fromisoformat(record.scheduled_for).timestamp() > due:
+        outbox.start("reauthorize", str(record.reauthorizations + 1), due - now)

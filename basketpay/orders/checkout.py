@@ -18,6 +18,7 @@ from basketpay.idempotency.keys import request_digest
 from basketpay.ledger import chart
 from basketpay.orders import repository
 from basketpay.orders.basket import Basket, Line
+from basketpay.orders.changes import schedule_reauthorization
 from basketpay.orders.engine import OrderEngine
 from basketpay.orders.holds import hold_amount
 from basketpay.orders.record import Authorization, OrderPolicy, OrderRecord, TenderState, TipState, item_charges
@@ -185,25 +186,12 @@ class Checkout:
             if declined is None:
                 current.status = "authorized"
                 outbox.emit("order.authorized")
-                self._schedule_reauthorization(outbox)
+                schedule_reauthorization(outbox, self.engine.settings.order_reauthorize_before_expiry_seconds)
             else:
                 current.failure = {"code": "tender_declined", "tender": declined[0], "decline_code": declined[1]}
                 current.status = "canceling"
                 outbox.start("cancel")
         return _status_code(outbox.record), outbox.record
-
-    def _schedule_reauthorization(self, outbox: Any) -> None:
-        record: OrderRecord = outbox.record
-        card = record.card
-        if record.scheduled_for is None or card is None or not card.authorizations:
-            return
-        expires = card.authorizations[0].expires_at
-        if expires is None:
-            return
-        due = expires - self.engine.settings.order_reauthorize_before_expiry_seconds
-        slot = dt.datetime.fromisoformat(record.scheduled_for).timestamp()
-        if slot > due:
-            outbox.start("reauthorize", "1", due - dt.datetime.now(dt.UTC).timestamp())
 
     async def _authorize_tender(self, record: OrderRecord, tender: TenderState, pins: dict[str, str]) -> Authorization:
         key = order_key(record.id, tender.id, "authorize")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from basketpay.db.pagination import PageRequest, fetch_page
 from basketpay.orders import repository
 from basketpay.orders.changes import Changes
@@ -15,6 +17,8 @@ from basketpay.orders.settlement import Settlement
 from basketpay.orders.tables import orders
 from basketpay.orders.tenders import TenderKind
 
+log = structlog.get_logger(__name__)
+
 
 class OrderService:
     def __init__(self, engine: OrderEngine) -> None:
@@ -25,6 +29,11 @@ class OrderService:
 
     async def run_milestone(self, milestone: str, order_id: str, argument: str | None, workflow_id: str) -> str:
         """What an order workflow does, by milestone (each is safe to run again)."""
+        outcome = await self._run(milestone, order_id, argument, workflow_id)
+        log.info("order_milestone", milestone=milestone, order=order_id, workflow=workflow_id, outcome=outcome)
+        return outcome
+
+    async def _run(self, milestone: str, order_id: str, argument: str | None, workflow_id: str) -> str:
         settlement, changes = self.settlement, self.changes
         if milestone == "deliver":
             return await settlement.deliver(order_id, workflow_id)

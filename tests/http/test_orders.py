@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine, text
 
 from basketpay.connectors.sandbox.cards import LIMITED_CARD
 from basketpay.server import ServerProcess
@@ -21,7 +22,9 @@ from tests.orders_helpers import basket, card_tender, create_order, ebt_card, ev
 
 @pytest.fixture(scope="module")
 def orders_server(database_url: str, data_dir: Path) -> Iterator[tuple[ServerProcess, str]]:
-    with order_server(database_url, server_env(data_dir), data_dir / "orders-server.log") as running:
+    # A card authorization (Visa, customer-initiated) lasts 7 days: re-authorize 2 s after checkout.
+    env = server_env(data_dir, BASKETPAY_ORDER_REAUTHORIZE_BEFORE_EXPIRY_SECONDS=str(7 * 86400 - 2))
+    with order_server(database_url, env, data_dir / "orders-server.log") as running:
         yield running
 
 
@@ -240,3 +243,30 @@ def _wait(shop: httpx.Client, order_id: str, done: Callable[[dict[str, Any]], bo
             return order  # type: ignore[no-any-return]
         time.sleep(0.05)
     raise AssertionError(f"order {order_id} never got there: {order}")
+
+
+def test_a_scheduled_order_is_reauthorized_before_its_hold_lapses(shop: httpx.Client) -> None:
+    slot = int(time.time()) + 10 * 86400
+    order = create_order(shop, [card_tender(shop)], scheduled_for=slot).json()
+    first = order["tenders"][0]["authorizations"][0]
+    renewed = _wait(shop, order["id"], lambda o: o["tenders"][0]["authorizations"][0]["status"] == "released")
+    authorizations = renewed["tenders"][0]["authorizations"]
+    assert [a["purpose"] for a in authorizations] == ["hold", "reauthorization"]
+    assert authorizations[1]["amount"] == first["amount"] and authorizations[1]["status"] == "authorized"
+    assert renewed["card_hold"] == first["amount"]
+    shop.post(f"/v1/orders/{order['id']}/deliver")
+    assert wait_for(shop, order["id"], "completed")["amount_captured"] == 3_206
+
+
+def test_every_step_is_an_event_for_webhooks(shop: httpx.Client, engine: Engine) -> None:
+    order = create_order(shop, [card_tender(shop, LIMITED_CARD)], tip=100).json()
+    event(shop, order["id"], type="quantity_changed", line_id="soda", quantity=30)
+    wait_for(shop, order["id"], "requires_customer_action")
+    shop.post(f"/v1/orders/{order['id']}/resolve", json={"payment_method": card_tender(shop)["payment_method"]})
+    shop.post(f"/v1/orders/{order['id']}/deliver")
+    wait_for(shop, order["id"], "completed")
+    with engine.connect() as connection:
+        types = connection.execute(text("SELECT type FROM events WHERE object_id = :id ORDER BY seq"),
+                                   {"id": order["id"]}).scalars().all()
+    assert types == ["order.authorized", "order.updated", "order.requires_customer_action", "order.hold_increased",
+                     "order.delivered", "order.tip_captured", "order.completed"]
