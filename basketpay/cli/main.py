@@ -188,14 +188,16 @@ def demo(
     payments: int = typer.Option(120, min=10, help="How many payments to run."),
     concurrency: int = typer.Option(8, min=1, max=64),
     connector: str = typer.Option("sandbox", help="sandbox (in process) or stripe (the Stripe connector against basketpay sim)."),
+    orders: int = typer.Option(12, min=0, max=1000, help="How many grocery orders to run after the payments (0: none)."),
 ) -> None:
-    """Start everything needed and run a realistic batch of payments through the HTTP API."""
+    """Start everything needed and run a realistic batch of payments, then of grocery orders
+    (split tenders, substitutions, tips, refunds, cancellations), through the HTTP API."""
     from basketpay.demo.run import run_demo
 
     if connector not in ("sandbox", "stripe"):
         raise typer.BadParameter("choose sandbox or stripe", param_hint="--connector")
     os.environ.setdefault("BASKETPAY_LOG_LEVEL", "WARNING")
-    raise typer.Exit(run_demo(payments, concurrency, connector))
+    raise typer.Exit(run_demo(payments, concurrency, connector, orders))
 
 
 if __name__ == "__main__":

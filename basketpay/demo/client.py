@@ -79,6 +79,12 @@ def expect_intent(intent: dict[str, Any], status: str, **amounts: int) -> dict[s
     return intent
 
 
+def failure_reason(error: Exception) -> str:
+    """What to report for a scenario that raised: a failed check says what it expected; anything
+    else it ran into (a timeout, a malformed body) is named by its type."""
+    return str(error) if isinstance(error, ScenarioFailed) else f"{type(error).__name__}: {error}"
+
+
 def _error(response: httpx.Response) -> str:
     try:
         error = response.json().get("error", {})

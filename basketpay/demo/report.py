@@ -1,12 +1,15 @@
-"""What the batch did: outcomes, money moved per currency (exact, from the final intents),
-and request latency; rendered as rich tables."""
+"""What the batches did: for payments, outcomes, money moved per currency (exact, from the
+final intents) and request latency; for grocery orders, each order's end and the money it
+moved per tender; rendered as rich tables."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -20,6 +23,8 @@ OUTCOME_ORDER = (
     "succeeded", "captured in parts", "incremented then captured", "canceled (voided)",
     "partially refunded", "idempotent replay verified", "key reuse rejected",
 )
+ORDER_TENDERS = {"snap_ebt": "EBT", "credit": "credit", "gift_card": "gift", "card": "card"}  # type -> column
+NOT_APPLICABLE = "–"
 
 
 @dataclass
@@ -50,10 +55,58 @@ class Tally:
         self.failures.append(f"payment {index} ({scenario}): {reason}")
 
 
-def major_units(amount_minor: int, currency: str) -> str:
-    """1234567 usd -> "USD 12,345.67", exactly (string arithmetic on format_major, no floats)."""
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One grocery order as the report shows it: how it ended and the money it moved."""
+
+    index: int
+    scenario: str
+    status: str | None  # None: the order was never created
+    total: int = 0  # the basket, without the tip
+    tip: int = 0  # charged
+    captured: dict[str, int] = field(default_factory=dict)  # by tender type, for the tenders it had
+    refunded: int = 0
+    failure: str | None = None
+
+
+@dataclass
+class OrderTally:
+    rows: list[OrderRow] = field(default_factory=list)
+
+    def record(self, index: int, scenario: str, order: dict[str, Any] | None, failure: str | None) -> None:
+        if order is None:
+            self.rows.append(OrderRow(index, scenario, None, failure=failure))
+            return
+        captured: Counter[str] = Counter()
+        for tender in order["tenders"]:
+            captured[tender["type"]] += tender["captured"]
+        self.rows.append(OrderRow(index, scenario, order["status"], order["amount_total"], order["tip"]["captured"],
+                                  dict(captured), order["amount_refunded"], failure))
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"order {row.index} ({row.scenario}): {row.failure}" for row in self.ordered() if row.failure]
+
+    def ordered(self) -> list[OrderRow]:
+        return sorted(self.rows, key=lambda row: row.index)
+
+    def totals(self) -> OrderRow:
+        captured: Counter[str] = Counter()
+        for row in self.rows:
+            captured.update(row.captured)
+        return OrderRow(len(self.rows), "all orders", "", sum(row.total for row in self.rows),
+                        sum(row.tip for row in self.rows), dict(captured), sum(row.refunded for row in self.rows))
+
+
+def grouped(amount_minor: int, currency: str) -> str:
+    """1234567 usd -> "12,345.67", exactly (string arithmetic on format_major, no floats)."""
     whole, dot, fraction = format_major(amount_minor, currency).partition(".")
-    return f"{currency.upper()} {int(whole):,}{dot}{fraction}"
+    return f"{int(whole):,}{dot}{fraction}"
+
+
+def major_units(amount_minor: int, currency: str) -> str:
+    """1234567 usd -> "USD 12,345.67"."""
+    return f"{currency.upper()} {grouped(amount_minor, currency)}"
 
 
 def percentile_ms(latencies_ms: list[float], fraction: float) -> float:
@@ -103,15 +156,53 @@ def traffic_table(latencies_ms: list[float], elapsed_seconds: float) -> Table:
     return table
 
 
+def _order_amounts(row: OrderRow, currency: str) -> list[str]:
+    if row.status is None:
+        return [NOT_APPLICABLE] * (3 + len(ORDER_TENDERS))
+    tenders = [grouped(row.captured[kind], currency) if kind in row.captured else NOT_APPLICABLE
+               for kind in ORDER_TENDERS]
+    return [grouped(row.total, currency), grouped(row.tip, currency), *tenders, grouped(row.refunded, currency)]
+
+
+def orders_table(tally: OrderTally, elapsed_seconds: float, currency: str = "usd") -> Table:
+    # Eleven columns: no padding, one space between columns, so that 80 columns hold them.
+    totals, failed = tally.totals(), len(tally.failures)
+    table = Table(
+        title=f"Orders ({currency.upper()})", title_justify="left", box=box.SIMPLE, padding=0, show_edge=False, show_footer=True,
+        footer_style="red" if failed else "green", caption_justify="left",
+        caption=f"total: the basket, without the tip. EBT … card: what each tender captured (the tip is "
+                f"charged to the card apart). {len(tally.rows)} orders in {elapsed_seconds:.1f} s.",
+    )
+    headers = ("#", "scenario", "status", "total", "tip", *ORDER_TENDERS.values(), "refunded", "result")
+    footers = ("", totals.scenario, "", *_order_amounts(totals, currency), f"{len(tally.rows) - failed} ok")
+    for header, footer in zip(headers, footers, strict=True):
+        text = header in ("scenario", "status", "result")
+        table.add_column(header, footer=footer, justify="left" if text else "right", no_wrap=header != "scenario")
+    for row in tally.ordered():
+        result = "[red]failed[/red]" if row.failure else "[green]ok[/green]"
+        table.add_row(str(row.index), row.scenario, row.status or NOT_APPLICABLE, *_order_amounts(row, currency),
+                      result)
+    return table
+
+
+def print_failures(console: Console, failures: list[str], noun: str) -> None:
+    if not failures:
+        console.print(f"[green]Every {noun} behaved as expected.[/green]")
+        return
+    console.print(f"[red]{len(failures)} {noun}(s) did not behave as expected:[/red]")
+    for failure in failures[:FAILURES_SHOWN_MAX]:
+        console.print(f"  • {failure}", markup=False, highlight=False)
+    if len(failures) > FAILURES_SHOWN_MAX:
+        console.print(f"  … and {len(failures) - FAILURES_SHOWN_MAX} more")
+
+
 def print_report(console: Console, tally: Tally, latencies_ms: list[float], elapsed_seconds: float) -> None:
     console.print(outcomes_table(tally))
     console.print(money_table(tally))
     console.print(traffic_table(latencies_ms, elapsed_seconds))
-    if not tally.failures:
-        console.print("[green]Every scenario behaved as expected.[/green]")
-        return
-    console.print(f"[red]{len(tally.failures)} scenario(s) did not behave as expected:[/red]")
-    for failure in tally.failures[:FAILURES_SHOWN_MAX]:
-        console.print(f"  • {failure}", markup=False, highlight=False)
-    if len(tally.failures) > FAILURES_SHOWN_MAX:
-        console.print(f"  … and {len(tally.failures) - FAILURES_SHOWN_MAX} more")
+    print_failures(console, tally.failures, "scenario")
+
+
+def print_orders_report(console: Console, tally: OrderTally, elapsed_seconds: float) -> None:
+    console.print(orders_table(tally, elapsed_seconds))
+    print_failures(console, tally.failures, "order")
