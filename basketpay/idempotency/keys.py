@@ -135,6 +135,13 @@ async def _claim_existing(
     return ClaimedKey(row.recovery_point)
 
 
+async def seen(connection: AsyncConnection[Any], request: KeyRequest) -> bool:
+    row = await (await connection.execute(
+        "SELECT 1 FROM idempotency_keys WHERE merchant_id = %(merchant_id)s AND key = %(key)s",
+        {"merchant_id": request.merchant_id, "key": request.key})).fetchone()
+    return row is not None
+
+
 async def update(connection: AsyncConnection[Any], request: KeyRequest, values: dict[str, Any]) -> None:
     sets = ", ".join(f"{column} = %({column})s" for column in values)
     await connection.execute(

@@ -103,7 +103,7 @@ def account_id(merchant_id: str, code: str, currency: str) -> str:
 _INSERT_ACCOUNT = """
 INSERT INTO ledger_accounts (id, merchant_id, code, currency, type, normal_balance, buckets, description)
 VALUES (%(id)s, %(merchant_id)s, %(code)s, %(currency)s, %(type)s, %(normal_balance)s, %(buckets)s, %(description)s)
-ON CONFLICT (merchant_id, code, currency) DO NOTHING"""
+ON CONFLICT DO NOTHING"""  # any arbiter: two first payments racing collide on the id (primary key) first
 _INSERT_BUCKETS = """
 INSERT INTO ledger_balances (account_id, bucket, merchant_id, currency, normal_balance, guard)
 SELECT %(id)s, bucket, %(merchant_id)s, %(currency)s, %(normal_balance)s, 'none'
@@ -116,7 +116,7 @@ _INSERT_OWNED = """
 INSERT INTO ledger_accounts (id, merchant_id, code, currency, type, normal_balance, guard, owner, description)
 VALUES (%(id)s, %(merchant_id)s, %(code)s, %(currency)s, %(type)s, %(normal_balance)s, 'non_negative', %(owner)s,
         %(description)s)
-ON CONFLICT (merchant_id, code, currency) DO NOTHING"""
+ON CONFLICT DO NOTHING"""
 _INSERT_OWNED_BALANCE = """
 INSERT INTO ledger_balances (account_id, bucket, merchant_id, currency, normal_balance, guard)
 VALUES (%(id)s, 0, %(merchant_id)s, %(currency)s, %(normal_balance)s, 'non_negative')

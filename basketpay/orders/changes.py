@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import replace
 
 import orjson
 
 from basketpay.errors import CardDeclined, Conflict, IdempotencyMismatch, InvalidRequest
+from basketpay.invariant import invariant
 from basketpay.orders import repository
 from basketpay.orders.basket import Line
 from basketpay.orders.engine import OrderEngine, Outbox
 from basketpay.orders.fulfilment import EventKind, ItemEvent, RejectedEvent, after_change, apply
 from basketpay.orders.record import Authorization, OrderRecord, without_tip
 from basketpay.orders.schemas import ItemEventIn
-from basketpay.orders.tender_ops import order_key
+from basketpay.orders.tender_ops import CardResult, order_key
 
 CHANGEABLE = ("authorized", "requires_customer_action")
 
@@ -101,10 +103,10 @@ class Changes:
         async with self.engine.change(order_id) as outbox:
             outbox.finish(workflow_id)
             current = outbox.record
+            current.pending_authorization = None
             if current.status not in CHANGEABLE:  # delivered or canceled meanwhile: undo what was added
                 known = {item.id for item in current.card.authorizations} if current.card else set()
                 orphans = [] if isinstance(outcome, str) else [item for item in outcome if item.id not in known]
-                outbox.changed = False
             elif isinstance(outcome, str):
                 self.need_customer(outbox, "authorization_declined", outcome)
             else:
@@ -121,32 +123,48 @@ class Changes:
     async def _raise(self, record: OrderRecord, target: int) -> list[Authorization] | str:
         """Increment the first open authorization; if refused, authorize the difference apart."""
         card = record.card
+        invariant(card is not None, "only a card's hold grows")
         assert card is not None
         opened = card.open_authorizations()
-        merchant = record.merchant_id
-        if opened:
+        if opened and record.pending_authorization is None:
             first = opened[0]
-            wanted = first.amount + target - card.authorized
-            result = await self.engine.cards.increment(merchant, order_key(record.id, "card", "increment", wanted),
-                                                       first.id, wanted)
+            # What the processor holds now: a run that crashed after its increment raised it already.
+            held = int((await self.engine.payments.retrieve(record.merchant_id, first.id))["amount_capturable"])
+            total = card.authorized - first.amount + held
+            if total >= target:
+                return [replace(first, amount=held)]
+            wanted = held + target - total
+            result = await self.engine.cards.increment(
+                record.merchant_id, order_key(record.id, "card", "increment", first.id, wanted), first.id, wanted)
             if not result.declined:
-                return [Authorization(first.id, int(result.intent["amount_capturable"]), first.purpose,
-                                      expires_at=result.intent.get("authorization_expires_at"))]
-        extra = await self.engine.cards.authorize(
-            merchant, order_key(record.id, "card", "extra", target), target - card.authorized, record.currency,
-            card.reference, record.customer, record.id, off_session=True)
-        if extra.declined:
-            return extra.declined
-        return [Authorization(extra.id, int(extra.intent["amount_capturable"]), "extra",
-                              expires_at=extra.intent.get("authorization_expires_at"))]
+                return [replace(first, amount=int(result.intent["amount_capturable"]))]
+        return await self.authorize_card(record, target - card.authorized, card.reference, "extra")
 
     async def _new_card(self, record: OrderRecord, payment_method: str, target: int) -> list[Authorization] | str:
+        return await self.authorize_card(record, target, payment_method, "hold", off_session=False)
+
+    async def authorize_card(self, record: OrderRecord, amount: int, payment_method: str, purpose: str,
+                             off_session: bool = True) -> list[Authorization] | str:
+        """A card authorization after checkout (merchant-initiated unless the customer is there),
+        written down before the call; the caller's final write clears it."""
+        pending = record.pending_authorization
+        if pending is None:
+            async with self.engine.change(record.id) as outbox:
+                current = outbox.record
+                if current.pending_authorization is None:
+                    current.authorization_rounds += 1
+                    current.pending_authorization = {
+                        "key": order_key(record.id, "card", "authorize", current.authorization_rounds),
+                        "amount": amount, "payment_method": payment_method, "purpose": purpose,
+                        "off_session": off_session}
+                pending = current.pending_authorization
+        assert pending is not None
         result = await self.engine.cards.authorize(
-            record.merchant_id, order_key(record.id, "card", "replace", payment_method, target), target,
-            record.currency, payment_method, record.customer, record.id, off_session=False)
+            record.merchant_id, pending["key"], pending["amount"], record.currency, pending["payment_method"],
+            record.customer, record.id, off_session=pending["off_session"])
         if result.declined:
             return result.declined
-        return [Authorization(result.id, int(result.intent["amount_capturable"]), "hold",
+        return [Authorization(result.id, int(result.intent["amount_capturable"]), pending["purpose"],
                               expires_at=result.intent.get("authorization_expires_at"))]
 
     def _record_hold(self, record: OrderRecord, changed: list[Authorization], new_card: str | None) -> None:
@@ -242,24 +260,35 @@ class Changes:
         if not result.declined:
             for old in card.open_authorizations():
                 await self.engine.cards.cancel(record.merchant_id, order_key(record.id, old.id, "release"), old.id)
+        orphan = None
         async with self.engine.change(order_id) as outbox:
             outbox.finish(workflow_id)
-            if result.declined:
+            if outbox.record.status not in CHANGEABLE:  # delivered or canceled meanwhile
+                outbox.changed = False
+                orphan = None if result.declined else result.id
+            elif result.declined:
                 self.need_customer(outbox, "authorization_declined", result.declined)
-                return "declined"
-            current = outbox.record
-            current_card = current.card
-            assert current_card is not None
-            for old in current_card.open_authorizations():
-                old.status = "released"
-            current_card.authorizations.append(Authorization(
-                result.id, int(result.intent["amount_capturable"]), "reauthorization",
-                expires_at=result.intent.get("authorization_expires_at")))
-            current_card.authorized = int(result.intent["amount_capturable"])
-            current.reauthorizations += 1
-            outbox.emit("order.reauthorized")
-            self._next_reauthorization(outbox)
-        return "reauthorized"
+            else:
+                self._record_reauthorization(outbox, result)
+        if orphan is not None:
+            await self.engine.cards.cancel(record.merchant_id, order_key(record.id, orphan, "release"), orphan)
+            return "too late"
+        return "declined" if result.declined else "reauthorized"
+
+    def _record_reauthorization(self, outbox: Outbox, result: CardResult) -> None:
+        current = outbox.record
+        card = current.card
+        invariant(card is not None, "a re-authorized order has a card")
+        assert card is not None
+        for old in card.open_authorizations():
+            old.status = "released"
+        card.authorizations.append(Authorization(
+            result.id, int(result.intent["amount_capturable"]), "reauthorization",
+            expires_at=result.intent.get("authorization_expires_at")))
+        card.authorized = int(result.intent["amount_capturable"])
+        current.reauthorizations += 1
+        outbox.emit("order.reauthorized")
+        self._next_reauthorization(outbox)
 
     def _next_reauthorization(self, outbox: Outbox) -> None:
         schedule_reauthorization(outbox, self.engine.settings.order_reauthorize_before_expiry_seconds)

@@ -87,7 +87,8 @@ class HoldDecision:
 
 
 def after_change(basket: Basket, tenders: list[Tender], held: int, policy: HoldPolicy) -> HoldDecision:
-    """Split the changed basket (with the tip the customer chose) and decide about the hold."""
+    """Split the changed basket and decide about the hold (the order layer passes the basket
+    without its tip: the tip is a charge of its own after delivery)."""
     result = split(basket.charges(), tenders)
     share = card_share(result, tenders)
     return HoldDecision(result, share, grown_hold(share, held, basket.currency, policy))

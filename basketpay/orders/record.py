@@ -158,6 +158,10 @@ class OrderRecord:
     actions: int = 0  # times the order has needed the customer (numbers its timeout workflows)
     scheduled_for: str | None = None
     cancellation_reason: str | None = None
+    # A card authorization asked for after checkout, written down before the call: a run that
+    # crashed after the call replays it (same key, same amount) instead of authorizing again.
+    pending_authorization: dict[str, Any] | None = None
+    authorization_rounds: int = 0
     checkout_digest: str = ""  # of the create request (without the PIN): a retry must send the same
 
     @property
@@ -186,6 +190,7 @@ class OrderRecord:
             "refunded_quantities": self.refunded_quantities, "actions": self.actions,
             "scheduled_for": self.scheduled_for, "checkout_digest": self.checkout_digest,
             "cancellation_reason": self.cancellation_reason,
+            "pending_authorization": self.pending_authorization, "authorization_rounds": self.authorization_rounds,
         }
 
     @classmethod
@@ -203,6 +208,7 @@ class OrderRecord:
             refunded_quantities=doc["refunded_quantities"], actions=doc["actions"],
             scheduled_for=doc["scheduled_for"], checkout_digest=doc["checkout_digest"],
             cancellation_reason=doc["cancellation_reason"],
+            pending_authorization=doc["pending_authorization"], authorization_rounds=doc["authorization_rounds"],
         )
 
 

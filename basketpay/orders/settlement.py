@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from basketpay.errors import Conflict, InvalidRequest
+from basketpay.invariant import invariant
 from basketpay.ledger import chart
 from basketpay.orders import repository
 from basketpay.orders.basket import ChargeKind
@@ -83,6 +84,8 @@ class Settlement:
             if isinstance(outcome, str):
                 async with self.engine.change(order_id) as outbox:
                     outbox.finish(workflow_id)
+                    outbox.record.pending_authorization = None
+                    outbox.record.status = "authorized"  # back to where the customer can act
                     self.changes.need_customer(outbox, "capture_exceeds_hold", outcome)
                 return "needs customer"
             self.changes._record_hold(record, outcome, None)
@@ -97,6 +100,7 @@ class Settlement:
             outbox.finish(workflow_id)
             current = outbox.record
             current.tenders, current.final_split = record.tenders, shares
+            current.pending_authorization = None
             current.status = "delivered"
             current.delivered_at = dt.datetime.now(dt.UTC).isoformat()
             outbox.emit("order.delivered")
@@ -111,7 +115,7 @@ class Settlement:
             left -= take
             await self._capture_one(record, tender, item, take)
             item.captured, item.status = take, "captured" if take else "released"
-        assert left == 0, f"tender {tender.id} asked to capture {amount} beyond its authorizations"
+        invariant(left == 0, f"tender {tender.id} asked to capture {amount} beyond its authorizations")
 
     async def _capture_one(self, record: OrderRecord, tender: TenderState, item: Authorization, amount: int) -> None:
         key = order_key(record.id, item.id, "capture")

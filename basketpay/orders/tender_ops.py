@@ -68,9 +68,9 @@ class Cards:
         if response.status_code == 402:
             error = body["error"]
             return CardResult(error["payment_intent"], error.get("decline_code") or error.get("code") or "declined")
-        if response.status_code != 200:
+        if response.status_code not in (200, 202):  # 202: the processor's answer is not known yet
             raise Conflict(body["error"]["message"], code=body["error"].get("code") or "card_call_failed")
-        if body["status"] == "processing":  # the processor's answer is not known yet: ask again later
+        if response.status_code == 202 or body["status"] == "processing":  # the processor's answer is not known yet: ask again later
             current = await self.payments.retrieve(merchant_id, body["id"])
             if current["status"] == "processing":
                 raise Retry(f"payment intent {body['id']} is still processing")
@@ -106,6 +106,10 @@ class Cards:
             _context(merchant_id, key, f"/v1/payment_intents/{intent_id}/capture", params), intent_id, params))
 
     async def cancel(self, merchant_id: str, key: str, intent_id: str) -> CardResult:
+        """Void the authorization; one already voided or captured (by another step) is left as it is."""
+        current = await self.payments.retrieve(merchant_id, intent_id)
+        if current["status"] in ("canceled", "succeeded"):
+            return CardResult(current)
         params = payment_schemas.PaymentIntentCancel(cancellation_reason="abandoned")
         return await self._call(merchant_id, self.payments.cancel(
             _context(merchant_id, key, f"/v1/payment_intents/{intent_id}/cancel", params), intent_id, params))

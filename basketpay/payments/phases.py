@@ -36,7 +36,7 @@ from basketpay.connectors.base import Card, Outcome, ProcessorResult
 from basketpay.connectors.registry import ConnectorRegistry
 from basketpay.db.database import Database
 from basketpay.db.statements import WriteBatch
-from basketpay.errors import Conflict
+from basketpay.errors import BasketpayError, Conflict
 from basketpay.idempotency import keys
 from basketpay.idempotency.keys import KeyRequest, KeySeen, StoredResponse
 from basketpay.idempotency.tables import idempotency_keys
@@ -131,6 +131,12 @@ class PhaseRunner:
                 plan = await phase_one(connection, request, False)
                 written = await self._write_phase_one(connection, plan, request, claim_key=True)
             except KeySeen:
+                written = False
+            except BasketpayError:
+                # The state moved on since this key's first request (a hold it posted, a payment it
+                # captured): a retry must get that request's answer, not the error the state gives now.
+                if request is None or not await keys.seen(connection, request):
+                    raise
                 written = False
         if not written:
             invariant(request is not None, "only a keyed request can find its key taken")
