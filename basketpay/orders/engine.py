@@ -14,7 +14,8 @@ from psycopg import AsyncConnection
 
 from basketpay.connectors.ebt.client import EbtClient
 from basketpay.ledger import chart
-from basketpay.ledger.schemas import EntryCreate, PostingIn
+from basketpay.ledger.batch import insert_entries
+from basketpay.ledger.posting import Entry, Posting, hold_bucket
 from basketpay.ledger.service import LedgerService
 from basketpay.orders import repository
 from basketpay.orders.record import OrderPolicy, OrderRecord
@@ -43,10 +44,32 @@ class Outbox:
     events: list[str] = field(default_factory=list)
     workflows: list[Enqueue] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
     changed: bool = True
+    hot_buckets: int = 1
 
     def emit(self, event_type: str) -> None:
         self.events.append(event_type)
+
+    def post(self, step: str, kind: str, legs: list[tuple[str, str, int]], description: str) -> None:
+        """A balanced entry written with this change (so once, with it): (account code or id,
+        debit|credit, amount) legs; zero legs dropped. Its client id names the step: a second
+        write of the same step would be refused by the ledger's unique index."""
+        record = self.record
+        postings = [self._posting(account, amount if direction == "debit" else -amount)
+                    for account, direction, amount in legs if amount > 0]
+        if postings:
+            self.entries.append(Entry(record.merchant_id, kind, postings, object_id=record.id, description=description,
+                                      client_entry_id=order_key(record.id, "ledger", step)))
+
+    def _posting(self, account: str, amount: int) -> Posting:
+        record = self.record
+        if account.startswith("la_"):  # a guarded account of its own (credit, gift card): one balance row
+            return Posting(account, record.currency.upper(), amount)
+        spec = chart.spec_for(account, ())
+        buckets = self.hot_buckets if spec is not None and spec.hot else 1
+        return Posting(chart.account_id(record.merchant_id, account, record.currency), record.currency.upper(),
+                       amount, bucket=hold_bucket(record.id, buckets))
 
     def start(self, name: str, argument: str | None = None, delay_seconds: float = 0.0) -> None:
         self.workflows.append(milestone(self.record.id, name, argument, delay_seconds))
@@ -83,7 +106,7 @@ class OrderEngine:
                 record = await repository.load_any(connection, order_id)
             else:
                 record = await repository.load(connection, merchant_id, order_id, lock=True)
-            outbox = Outbox(connection, record)
+            outbox = Outbox(connection, record, hot_buckets=self.settings.ledger_hot_account_buckets)
             yield outbox
             await self._write(outbox)
         await self.enqueue(outbox.workflows)
@@ -100,6 +123,7 @@ class OrderEngine:
                             if await repository.add_workflow(connection, record.id, item)]
         for workflow_id in outbox.finished:
             await repository.finish_workflow(connection, workflow_id)
+        await insert_entries(connection, outbox.entries)
 
     async def enqueue(self, items: list[Enqueue]) -> None:
         for item in items:
@@ -110,19 +134,3 @@ class OrderEngine:
 
     async def ensure_chart(self, merchant_id: str, currency: str) -> None:
         await self.payments.ensure_chart(merchant_id, currency)
-
-    def account(self, record: OrderRecord, code: str) -> str:
-        return chart.account_id(record.merchant_id, code, record.currency)
-
-    async def post(self, record: OrderRecord, step: str, kind: str, legs: list[tuple[str, str, int]],
-                   description: str) -> None:
-        """One balanced entry, once: (account code or id, debit|credit, amount) legs; zero legs dropped."""
-        postings = [PostingIn(account=account if account.startswith("la_") else self.account(record, account),
-                              direction=direction, amount=amount)  # type: ignore[arg-type]
-                    for account, direction, amount in legs if amount > 0]
-        if not postings:
-            return
-        key = order_key(record.id, "ledger", step)  # a namespace apart from the processor calls' keys
-        entry = EntryCreate(postings=postings, kind=kind, object_id=record.id, client_entry_id=key,
-                            description=description)
-        await self.stored.post(record.merchant_id, key, entry)

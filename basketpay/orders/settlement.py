@@ -73,10 +73,22 @@ class Settlement:
         return outbox.record
 
     async def deliver(self, order_id: str, workflow_id: str) -> str:
+        """Capture, release, allocate; with no tip change window, the tip at once in the same step
+        (its workflow would only wait zero seconds, at the cost of a second workflow)."""
         record = await self._load(order_id)
-        if record.status != "delivering":
+        if record.status == "delivering":
+            outcome = await self._deliver(record, workflow_id)
+            if outcome != "delivered":
+                return outcome
+        elif record.status != "delivered":
             await self._finish_only(order_id, workflow_id)
             return "not delivering"
+        if record.policy.tip_change_window_seconds > 0 or record.card is None:
+            return "delivered"
+        return await self.charge_tip(order_id, workflow_id, "1")
+
+    async def _deliver(self, record: OrderRecord, workflow_id: str) -> str:
+        order_id = record.id
         captures = delivery_captures(without_tip(record.basket), record.domain_tenders())
         card = record.card
         if card is not None and captures.get(card.id, 0) > card.authorized:
@@ -91,21 +103,34 @@ class Settlement:
             self.changes._record_hold(record, outcome, None)
         for tender in record.tenders:
             await self._capture(record, tender, captures.get(tender.id, 0))
-        final = split(item_charges(record.basket), record.domain_tenders())
-        shares = split_json(final)
-        await self.engine.post(record, "allocation", "order.allocation",
-                               _allocation(shares, {index: share.amount for index, share in enumerate(shares)}),
-                               "The delivered order, to the retailer and to revenue")
+        shares = split_json(split(item_charges(record.basket), record.domain_tenders()))
         async with self.engine.change(order_id) as outbox:
-            outbox.finish(workflow_id)
             current = outbox.record
+            if current.status != "delivering":  # another run of this step got here first
+                outbox.changed = False
+                return "delivered"
+            self._post_delivery(outbox, record, shares)
             current.tenders, current.final_split = record.tenders, shares
             current.pending_authorization = None
             current.status = "delivered"
             current.delivered_at = dt.datetime.now(dt.UTC).isoformat()
             outbox.emit("order.delivered")
-            self._schedule_tip(outbox, current.policy.tip_change_window_seconds)
+            self._schedule_tip(outbox, workflow_id)
         return "delivered"
+
+    @staticmethod
+    def _post_delivery(outbox: Outbox, record: OrderRecord, shares: list[ChargeShare]) -> None:
+        """With the delivered order, in its transaction: EBT's captures, and the allocation."""
+        for tender in record.tenders:
+            if tender.kind is not TenderKind.SNAP_EBT:
+                continue
+            for item in tender.authorizations:
+                outbox.post(f"{item.id}:capture", "order.snap_ebt_capture",
+                            [("snap_ebt_clearing", "debit", item.captured), (RECEIVABLES, "credit", item.captured)],
+                            "SNAP EBT captured at delivery")
+        outbox.post("allocation", "order.allocation",
+                    _allocation(shares, {index: share.amount for index, share in enumerate(shares)}),
+                    "The delivered order, to the retailer and to revenue")
 
     async def _capture(self, record: OrderRecord, tender: TenderState, amount: int) -> None:
         """Capture `amount` across the tender's open authorizations, in order; release the rest."""
@@ -130,21 +155,25 @@ class Settlement:
         elif tender.kind is TenderKind.SNAP_EBT:
             if amount:
                 await self.engine.ebt.capture(key, item.id, amount)
-                await self.engine.post(record, f"{item.id}:capture", "order.snap_ebt_capture",
-                                       [("snap_ebt_clearing", "debit", amount), (RECEIVABLES, "credit", amount)],
-                                       "SNAP EBT captured at delivery")
             else:
                 await self.engine.ebt.cancel(key, item.id)
         else:
             await self.engine.stored.settle(merchant, key, item.id, amount)
 
-    def _schedule_tip(self, outbox: Outbox, delay: float) -> None:
+    @staticmethod
+    def _schedule_tip(outbox: Outbox, workflow_id: str) -> None:
+        """The tip is charged when its change window closes: by a delayed workflow, or (no window)
+        by the delivery's own step, which then finishes its workflow only once the tip is done."""
         record = outbox.record
         if record.card is None:
             record.status = "completed"
+            outbox.finish(workflow_id)
             return
         record.tip.rounds += 1
-        outbox.start("tip", str(record.tip.rounds), delay)
+        delay = record.policy.tip_change_window_seconds
+        if delay > 0:
+            outbox.start("tip", str(record.tip.rounds), delay)
+            outbox.finish(workflow_id)
 
     async def _finish_only(self, order_id: str, workflow_id: str) -> None:
         async with self.engine.change(order_id) as outbox:
@@ -197,18 +226,19 @@ class Settlement:
         result = await self.engine.cards.charge(record.merchant_id, order_key(record.id, "tip", round_), due,
                                                 record.currency, card.reference, record.customer, record.id,
                                                 "Tip for the shopper")
-        if not result.declined:
-            await self.engine.post(record, f"tip:{round_}", "order.tip",
-                                   [(RECEIVABLES, "debit", due), ("tips_payable", "credit", due)],
-                                   "Tip, owed to the shopper")
         async with self.engine.change(order_id) as outbox:
             outbox.finish(workflow_id)
             current = outbox.record
+            if any(charge["id"] == result.id for charge in current.tip.charges):  # recorded by an earlier run
+                outbox.changed = False
+                return "charged before"
             if result.declined:
                 current.tip.failed = result.declined
                 outbox.emit("order.tip_failed")
             else:
                 charge = {"id": result.id, "amount": due, "refunded": 0}
+                outbox.post(f"tip:{round_}", "order.tip", [(RECEIVABLES, "debit", due), ("tips_payable", "credit", due)],
+                            "Tip, owed to the shopper")
                 current.tip.captured += due
                 current.tip.charges.append(charge)
                 current.tip.failed = None
@@ -245,37 +275,47 @@ class Settlement:
             current = next(item for item in outbox.record.refunds if item.id == refund_id)
             outbox.changed = current.status == "pending"
             if outbox.changed:
+                self._post_refund(outbox, current)
                 current.status = "succeeded"
                 outbox.emit("order.refunded")
         return "refunded"
 
     async def _carry_out(self, record: OrderRecord, refund: OrderRefund) -> None:
-        """Give each part back, then take the allocation back (a re-run replays every call)."""
+        """Give each part back (a re-run replays every call); the ledger follows with the order."""
         for part in refund.parts:
             await self._give_back(record, part, f"refund:{refund.id}")
-        total = sum(amount for _, amount in refund.legs)
-        await self.engine.post(record, f"refund:{refund.id}", "order.refund",
-                               [*((code, "debit", amount) for code, amount in refund.legs),
-                                (RECEIVABLES, "credit", total)], "Given back to the customer")
 
     async def _give_back(self, record: OrderRecord, part: dict[str, Any], step: str) -> None:
         amount, authorization = int(part["amount"]), str(part["authorization"])
         key = order_key(record.id, authorization, step)
-        if part["tender"] == "tip":
+        kind = TenderKind.CARD if part["tender"] == "tip" else record.tender(str(part["tender"])).kind
+        if kind is TenderKind.CARD:
             await self.engine.cards.refund(record.merchant_id, key, authorization, amount)
-            return
-        tender = record.tender(str(part["tender"]))
-        if tender.kind is TenderKind.CARD:
-            await self.engine.cards.refund(record.merchant_id, key, authorization, amount)
-        elif tender.kind is TenderKind.SNAP_EBT:
+        elif kind is TenderKind.SNAP_EBT:
             await self.engine.ebt.refund(key, authorization, amount)
-            await self.engine.post(record, f"{authorization}:{step}", "order.snap_ebt_refund",
-                                   [(RECEIVABLES, "debit", amount), ("snap_ebt_clearing", "credit", amount)],
-                                   "SNAP EBT refunded")
-        else:
-            await self.engine.post(record, f"{authorization}:{step}", "order.stored_value_refund",
-                                   [(RECEIVABLES, "debit", amount), (str(tender.account), "credit", amount)],
-                                   f"Refunded to the {tender.kind.value.replace('_', ' ')}")
+        # credit and gift cards are ledger accounts: their refund is the entry _post_refund writes
+
+    @staticmethod
+    def _post_refund(outbox: Outbox, refund: OrderRefund) -> None:
+        """With the refund's completion, in its transaction: EBT and stored value given back, and
+        the allocation taken back from the retailer, revenue and tips payable."""
+        record = outbox.record
+        for part in refund.parts:
+            if part["tender"] == "tip":
+                continue  # the card refund posted itself (the payments core)
+            tender = record.tender(str(part["tender"]))
+            amount, step = int(part["amount"]), f"{part['authorization']}:refund:{refund.id}"
+            if tender.kind is TenderKind.SNAP_EBT:
+                outbox.post(step, "order.snap_ebt_refund",
+                            [(RECEIVABLES, "debit", amount), ("snap_ebt_clearing", "credit", amount)], "SNAP EBT refunded")
+            elif tender.kind is not TenderKind.CARD:
+                outbox.post(step, "order.stored_value_refund",
+                            [(RECEIVABLES, "debit", amount), (str(tender.account), "credit", amount)],
+                            f"Refunded to the {tender.kind.value.replace('_', ' ')}")
+        total = sum(amount for _, amount in refund.legs)
+        outbox.post(f"refund:{refund.id}", "order.refund",
+                    [*((code, "debit", amount) for code, amount in refund.legs), (RECEIVABLES, "credit", total)],
+                    "Given back to the customer")
 
     # -- cancellation --------------------------------------------------------------------------------
     async def request_cancel(self, merchant_id: str, order_id: str, reason: str) -> OrderRecord:
@@ -309,9 +349,14 @@ class Settlement:
         async with self.engine.change(order_id) as outbox:
             outbox.finish(workflow_id)
             current = outbox.record
+            if current.status != "canceling":  # another run of this step got here first
+                outbox.changed = False
+                return current.status
             self._mark_released(current, released)
-            if refund is not None:
-                next(item for item in current.refunds if item.id == "cancel").status = "succeeded"
+            planned = next((item for item in current.refunds if item.id == "cancel"), None)
+            if planned is not None and planned.status == "pending":
+                self._post_refund(outbox, planned)
+                planned.status = "succeeded"
             current.status = "failed" if never_authorized(current) else "canceled"
             current.canceled_at = dt.datetime.now(dt.UTC).isoformat()
             outbox.emit("order.failed" if current.status == "failed" else "order.canceled")

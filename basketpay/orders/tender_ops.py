@@ -21,7 +21,7 @@ from basketpay.connectors.ebt.client import EbtClient, EbtDeclined, EbtError, Eb
 from basketpay.errors import Conflict, InvalidRequest, ProcessorUnavailable
 from basketpay.idempotency.keys import StoredResponse
 from basketpay.ledger import chart
-from basketpay.ledger.schemas import EntryCreate, HoldCreate, PostingIn
+from basketpay.ledger.schemas import HoldCreate
 from basketpay.ledger.service import LedgerService
 from basketpay.payments import schemas as payment_schemas
 from basketpay.payments.phases import RequestContext
@@ -215,10 +215,6 @@ class StoredValueTenders:
         path = f"/v1/ledger/holds/{hold_id}/post"
         _ok(await _ledger_call(self.ledger.settle_hold(_context(merchant_id, key, path, None), hold_id, amount, True)))
 
-    async def post(self, merchant_id: str, key: str, entry: EntryCreate) -> None:
-        _ok(await _ledger_call(self.ledger.post_entries(_context(merchant_id, key, "/v1/ledger/entries", entry),
-                                                        [entry])))
-
 
 async def _ledger_call(call: Any) -> StoredResponse:
     try:
@@ -235,10 +231,3 @@ def _ok(response: StoredResponse) -> dict[str, Any]:
     if response.status_code != 200:
         raise Conflict(body["error"]["message"], code=body["error"].get("code") or "ledger_call_failed")
     return body
-
-
-def transfer(debit: str, credit: str, amount: int, kind: str, object_id: str, client_entry_id: str,
-             description: str) -> EntryCreate:
-    return EntryCreate(postings=[PostingIn(account=debit, direction="debit", amount=amount),
-                                 PostingIn(account=credit, direction="credit", amount=amount)],
-                       kind=kind, object_id=object_id, client_entry_id=client_entry_id, description=description)

@@ -42,7 +42,7 @@ ORDERS = 200
 CLIENTS = 8
 STRIPE_FAULTS = {"error_rate": 0.05, "reply_lost_rate": 0.10, "seed": 20261125}
 EBT_FAULTS = {"error_rate": 0.05, "seed": 20261126}
-KILL_EVERY_SECONDS = (1.5, 4.0)  # a worker takes about a second to start
+KILL_EVERY_SECONDS = (1.0, 3.0)  # a worker takes about a second to start
 SETTLE_SECONDS_MAX = 240.0
 
 
