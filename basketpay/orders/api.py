@@ -68,13 +68,13 @@ async def order_event(request: Request, merchant: MerchantId, order_id: ORDER_ID
 async def resolve_order(request: Request, merchant: MerchantId, order_id: ORDER_ID,
                         params: Annotated[schemas.ActionResolve, Body()] = schemas.ActionResolve()  # noqa: B008
                         ) -> Response:
-    return _json(order_json(await _orders(request).changes.resolve(merchant, order_id, params.payment_method)))
+    return _json(order_json(await _orders(request).growth.resolve(merchant, order_id, params.payment_method)))
 
 
 @router.post("/orders/{order_id}/deliver", responses=docs.WRITE,
              summary="Delivered: capture each tender's final amount and release the rest of every hold")
 async def deliver_order(request: Request, merchant: MerchantId, order_id: ORDER_ID) -> Response:
-    return _json(order_json(await _orders(request).settlement.request_delivery(merchant, order_id)))
+    return _json(order_json(await _orders(request).delivery.request_delivery(merchant, order_id)))
 
 
 @router.post("/orders/{order_id}/tip", responses=docs.WRITE,
@@ -82,7 +82,7 @@ async def deliver_order(request: Request, merchant: MerchantId, order_id: ORDER_
                      "increase window closes)")
 async def order_tip(request: Request, merchant: MerchantId, order_id: ORDER_ID,
                     params: Annotated[schemas.TipUpdate, Body()]) -> Response:
-    return _json(order_json(await _orders(request).settlement.set_tip(merchant, order_id, params.amount)))
+    return _json(order_json(await _orders(request).tips.set_tip(merchant, order_id, params.amount)))
 
 
 @router.post("/orders/{order_id}/refunds", responses=docs.WRITE,
@@ -93,7 +93,7 @@ async def refund_order(request: Request, merchant: MerchantId, key: IdempotencyK
         raise InvalidRequest("A refund needs an Idempotency-Key header.", code="idempotency_key_missing",
                              param="Idempotency-Key")
     refund_id = "oref_" + hashlib.sha256(f"{merchant}\0{order_id}\0{validate_key(key)}".encode()).hexdigest()[:24]
-    record = await _orders(request).settlement.request_refund(merchant, order_id, refund_id, params)
+    record = await _orders(request).returns.request_refund(merchant, order_id, refund_id, params)
     return _json(order_json(record))
 
 
@@ -102,7 +102,7 @@ async def refund_order(request: Request, merchant: MerchantId, key: IdempotencyK
 async def cancel_order(request: Request, merchant: MerchantId, order_id: ORDER_ID,
                        params: Annotated[schemas.OrderCancel, Body()] = schemas.OrderCancel()  # noqa: B008
                        ) -> Response:
-    return _json(order_json(await _orders(request).settlement.request_cancel(merchant, order_id, params.reason)))
+    return _json(order_json(await _orders(request).returns.request_cancel(merchant, order_id, params.reason)))
 
 
 @router.get("/order_policy", responses=docs.READ, summary="This merchant's order rules (hold buffer, tip windows, …)")

@@ -18,9 +18,9 @@ from basketpay.idempotency.keys import request_digest
 from basketpay.ledger import chart
 from basketpay.orders import repository
 from basketpay.orders.basket import Basket, Line
-from basketpay.orders.changes import schedule_reauthorization
 from basketpay.orders.engine import OrderEngine
 from basketpay.orders.holds import hold_amount
+from basketpay.orders.reauthorization import schedule_reauthorization
 from basketpay.orders.record import Authorization, OrderPolicy, OrderRecord, TenderState, TipState, item_charges
 from basketpay.orders.schemas import OrderCreate, TenderIn
 from basketpay.orders.tender_ops import order_key

@@ -28,6 +28,7 @@ from basketpay.workflows.runtime import Enqueue, WorkflowClient
 
 log = structlog.get_logger(__name__)
 MILESTONE_WORKFLOW = "order_milestone"
+RECEIVABLES = chart.CUSTOMER_RECEIVABLES  # every tender pays into it; an order's allocation takes from it
 
 
 def milestone(order_id: str, name: str, argument: str | None = None, delay_seconds: float = 0.0) -> Enqueue:
@@ -124,6 +125,17 @@ class OrderEngine:
         for workflow_id in outbox.finished:
             await repository.finish_workflow(connection, workflow_id)
         await insert_entries(connection, outbox.entries)
+
+    async def load(self, order_id: str) -> OrderRecord:
+        """The order as it is now, unlocked (a workflow reads, calls, then changes under the lock)."""
+        async with self.database.connection() as connection:
+            return await repository.load_any(connection, order_id, lock=False)
+
+    async def finish_only(self, order_id: str, workflow_id: str) -> None:
+        """Mark the workflow done without changing the order (there was nothing left to do)."""
+        async with self.change(order_id) as outbox:
+            outbox.finish(workflow_id)
+            outbox.changed = False
 
     async def enqueue(self, items: list[Enqueue]) -> None:
         for item in items:

@@ -32,10 +32,10 @@ async def load(connection: AsyncConnection[Any], merchant_id: str, order_id: str
     return OrderRecord.from_row(row)
 
 
-async def load_any(connection: AsyncConnection[Any], order_id: str) -> OrderRecord:
+async def load_any(connection: AsyncConnection[Any], order_id: str, *, lock: bool = True) -> OrderRecord:
     """For workflows, which act for whichever merchant owns the order."""
-    row = await (await connection.execute("SELECT * FROM orders WHERE id = %(id)s FOR UPDATE",
-                                          {"id": order_id})).fetchone()
+    query = "SELECT * FROM orders WHERE id = %(id)s" + (" FOR UPDATE" if lock else "")
+    row = await (await connection.execute(query, {"id": order_id})).fetchone()
     if row is None:
         raise _missing(order_id)
     return OrderRecord.from_row(row)

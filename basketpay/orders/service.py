@@ -10,12 +10,16 @@ from basketpay.db.pagination import PageRequest, fetch_page
 from basketpay.orders import repository
 from basketpay.orders.changes import Changes
 from basketpay.orders.checkout import Checkout, merged_policy
+from basketpay.orders.delivery import Delivery
 from basketpay.orders.engine import OrderEngine
+from basketpay.orders.growth import Growth
+from basketpay.orders.reauthorization import Reauthorization
 from basketpay.orders.record import OrderRecord
+from basketpay.orders.returns import Returns
 from basketpay.orders.serializers import order_json
-from basketpay.orders.settlement import Settlement
 from basketpay.orders.tables import orders
 from basketpay.orders.tenders import TenderKind
+from basketpay.orders.tips import Tips
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +29,11 @@ class OrderService:
         self.engine = engine
         self.checkout = Checkout(engine)
         self.changes = Changes(engine)
-        self.settlement = Settlement(engine, self.changes)
+        self.growth = Growth(engine, self.changes)
+        self.reauthorization = Reauthorization(engine, self.changes)
+        self.tips = Tips(engine)
+        self.delivery = Delivery(engine, self.changes, self.growth, self.tips)
+        self.returns = Returns(engine, self.delivery)
 
     async def run_milestone(self, milestone: str, order_id: str, argument: str | None, workflow_id: str) -> str:
         """What an order workflow does, by milestone (each is safe to run again)."""
@@ -34,21 +42,20 @@ class OrderService:
         return outcome
 
     async def _run(self, milestone: str, order_id: str, argument: str | None, workflow_id: str) -> str:
-        settlement, changes = self.settlement, self.changes
         if milestone == "deliver":
-            return await settlement.deliver(order_id, workflow_id)
+            return await self.delivery.deliver(order_id, workflow_id)
         if milestone == "tip":
-            return await settlement.charge_tip(order_id, workflow_id, str(argument))
+            return await self.tips.charge_tip(order_id, workflow_id, str(argument))
         if milestone == "refund":
-            return await settlement.refund(order_id, workflow_id, str(argument))
+            return await self.returns.refund(order_id, workflow_id, str(argument))
         if milestone == "cancel":
-            return await settlement.cancel(order_id, workflow_id)
+            return await self.returns.cancel(order_id, workflow_id)
         if milestone == "grow":
-            return await changes.grow(order_id, workflow_id)
+            return await self.growth.grow(order_id, workflow_id)
         if milestone == "action_timeout":
-            return await changes.action_timeout(order_id, workflow_id, str(argument))
+            return await self.changes.action_timeout(order_id, workflow_id, str(argument))
         if milestone == "reauthorize":
-            return await changes.reauthorize(order_id, workflow_id, str(argument))
+            return await self.reauthorization.reauthorize(order_id, workflow_id, str(argument))
         raise ValueError(f"unknown order milestone {milestone!r}")
 
     async def retrieve(self, merchant_id: str, order_id: str) -> dict[str, Any]:
