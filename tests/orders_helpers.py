@@ -4,6 +4,7 @@ an order's workflows to reach a status."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from basketpay.demo.shop import BASKET
 from basketpay.sandboxes.runner import SandboxProcesses
 from basketpay.server import ServerProcess
 from tests.helpers import card, new_key, post
@@ -52,19 +54,10 @@ def ebt_card(ebt_url: str, snap: int, number: str = EBT_CARD) -> str:
 
 
 def basket(**extra: Any) -> dict[str, Any]:
-    """$3 apples ×2 (EBT), 1.000 lb beef at $8.99/lb (EBT), soda ×6 at $1.99 (+7% tax, 5¢ deposit),
-    $3.99 delivery fee: items 600 + 899 + 1,194 = 2,693¢ (1,499¢ EBT-eligible); total 2,693 + 84 tax
-    + 30 deposit + 399 fee = 3,206¢."""
-    return {
-        "currency": "usd",
-        "lines": [
-            {"id": "apples", "unit_price": 300, "quantity": 2, "snap_eligible": True},
-            {"id": "beef", "unit_price": 899, "quantity": 1000, "weighed": True, "snap_eligible": True},
-            {"id": "soda", "unit_price": 199, "quantity": 6, "tax_rate_bps": 700, "deposit_per_unit": 5},
-        ],
-        "fees": [{"name": "delivery", "amount": 399}],
-        **extra,
-    }
+    """The demo's basket (basketpay/demo/shop.py): $3 apples ×2 (EBT), 1.000 lb beef at $8.99/lb
+    (EBT), soda ×6 at $1.99 (+7% tax, 5¢ deposit), $3.99 delivery fee: items 600 + 899 + 1,194 =
+    2,693¢ (1,499¢ EBT-eligible); total 2,693 + 84 tax + 30 deposit + 399 fee = 3,206¢."""
+    return {**copy.deepcopy(BASKET), **extra}
 
 
 def card_tender(client: httpx.Client, number: str | None = None) -> dict[str, Any]:
