@@ -13,12 +13,14 @@ from decimal import Decimal, InvalidOperation
 from basketpay.invariant import invariant
 
 __all__ = [
+    "BASIS_POINTS_PER_UNIT",
     "CURRENCY_EXPONENTS",
     "Money",
     "MoneyError",
     "currency_exponent",
     "format_major",
     "parse_major",
+    "percent_of",
 ]
 
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -99,3 +101,12 @@ class Money:
 
     def __str__(self) -> str:
         return f"{format_major(self.amount, self.currency)} {self.currency.upper()}"
+
+
+BASIS_POINTS_PER_UNIT = 10_000
+
+
+def percent_of(amount_minor: int, bps: int) -> int:
+    """`bps` basis points of a non-negative amount, rounded half up on the minor unit (fees)."""
+    invariant(amount_minor >= 0 and bps >= 0, "fees are computed on non-negative amounts and rates")
+    return (amount_minor * bps + BASIS_POINTS_PER_UNIT // 2) // BASIS_POINTS_PER_UNIT

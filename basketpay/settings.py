@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     workflow_stale_after_seconds: float = Field(default=30.0, gt=0,
                                                 description="An order workflow not started after this is enqueued again.")
 
+    routing_breaker_calls_min: int = Field(default=20, ge=1, description="Calls in the window before a breaker may open.")
+    routing_breaker_failure_rate_max: float = Field(default=0.5, gt=0, le=1,
+                                                    description="Errors and timeouts above this share open it.")
+    routing_breaker_window_seconds: float = Field(default=30.0, gt=0, description="The window the breaker looks at.")
+    routing_breaker_cooldown_seconds: float = Field(default=30.0, gt=0, description="Open this long, then probes.")
+    routing_health_refresh_seconds: float = Field(default=0.5, gt=0,
+                                                  description="How often a process reads the shared health (Redis).")
+
     log_level: str = "INFO"
     fault_crash_after_processor_call: bool = Field(
         default=False,

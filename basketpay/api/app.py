@@ -30,6 +30,11 @@ from basketpay.payments import api as payments_api
 from basketpay.payments.service import PaymentService
 from basketpay.payments.sweeper import Sweeper
 from basketpay.processor_events import api as processor_events_api
+from basketpay.routing import api as routing_api
+from basketpay.routing.configs import RoutingConfigs
+from basketpay.routing.health import HealthBoard, open_health_store
+from basketpay.routing.health_model import HealthPolicy
+from basketpay.routing.router import Router
 from basketpay.settings import Settings, get_settings
 from basketpay.stored_value import api as stored_value_api
 from basketpay.vault import api as vault_api
@@ -56,6 +61,13 @@ def _ebt_client(settings: Settings) -> EbtClient | None:
     return EbtClient(settings.ebt_api_base, settings.ebt_api_key.get_secret_value(), settings.ebt_timeout_ms)
 
 
+def health_policy(settings: Settings) -> HealthPolicy:
+    return HealthPolicy(breaker_window_seconds=settings.routing_breaker_window_seconds,
+                        calls_min=settings.routing_breaker_calls_min,
+                        failure_rate_max=settings.routing_breaker_failure_rate_max,
+                        cooldown_seconds=settings.routing_breaker_cooldown_seconds)
+
+
 async def build_services(settings: Settings) -> Services:
     database = await Database(settings).open()
     vault = Vault(Keyring.from_settings(settings.vault_key_encryption_key, settings.data_dir))
@@ -64,6 +76,9 @@ async def build_services(settings: Settings) -> Services:
     ebt = _ebt_client(settings)
     workflows = WorkflowClient(settings)
     orders = OrderService(OrderEngine(payments, ledger, ebt, workflows, settings))
+    routing = RoutingConfigs(database, payments.connectors.names())
+    payments.health = HealthBoard(open_health_store(settings.redis_url, health_policy(settings)), health_policy(settings))
+    payments.router = Router(routing, payments.health, payments.connectors.default)
     return Services(
         settings=settings,
         database=database,
@@ -74,10 +89,13 @@ async def build_services(settings: Settings) -> Services:
         ledger=ledger,
         webhooks=WebhookService(payments),
         orders=orders,
+        routing=routing,
+        router=payments.router,
     )
 
 
 async def close_services(container: Services) -> None:
+    await container.router.health.close()
     engine = container.orders.engine
     await engine.workflows.close()
     if engine.ebt.client is not None:
@@ -121,6 +139,9 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True,
             background.append(asyncio.create_task(Sweeper(container.payments).run_forever(stop)))
             background.append(asyncio.create_task(
                 deliverer.run_forever(stop, settings.webhook_delivery_interval_seconds)))
+        if settings.redis_url is not None:  # other processes' outcomes, read into this one's snapshot
+            background.append(asyncio.create_task(
+                container.router.health.run_refresher(stop, settings.routing_health_refresh_seconds)))
         if worker_executor_id is not None:
             background.append(asyncio.create_task(run_worker(container.orders, settings, worker_executor_id, stop)))
         try:
@@ -141,6 +162,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True,
     app.include_router(webhooks_api.router)
     app.include_router(stored_value_api.router)
     app.include_router(orders_api.router)
+    app.include_router(routing_api.router)
 
     install_openapi_security(app)
 

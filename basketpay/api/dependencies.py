@@ -20,6 +20,8 @@ from basketpay.orders.service import OrderService
 from basketpay.payments.phases import RequestContext
 from basketpay.payments.schemas import OBJECT_ID_PATTERN
 from basketpay.payments.service import PaymentService
+from basketpay.routing.configs import RoutingConfigs
+from basketpay.routing.router import Router
 from basketpay.settings import Settings
 from basketpay.vault.service import Vault
 from basketpay.webhooks.service import WebhookService
@@ -36,6 +38,8 @@ class Services:
     ledger: LedgerService
     webhooks: WebhookService
     orders: OrderService
+    routing: RoutingConfigs
+    router: Router
 
 
 def services(request: Request) -> Services:

@@ -200,7 +200,7 @@ class Checkout:
                                                        tender.reference, record.customer, record.id, off_session=False)
             if result.declined:
                 raise _Declined(result.declined)
-            return Authorization(result.id, int(result.intent["amount_capturable"]),
+            return Authorization(result.id, int(result.intent["amount_authorized"]),
                                  expires_at=result.intent.get("authorization_expires_at"))
         if tender.kind is TenderKind.SNAP_EBT:
             try:

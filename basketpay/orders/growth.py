@@ -65,16 +65,18 @@ class Growth:
         opened = card.open_authorizations()
         if opened and record.pending_authorization is None:
             first = opened[0]
-            # What the processor holds now: a run that crashed after its increment raised it already.
-            held = int((await self.engine.payments.retrieve(record.merchant_id, first.id))["amount_capturable"])
+            # What the processor authorized: a run that crashed after its increment (or its capture) did it already.
+            intent = await self.engine.payments.retrieve(record.merchant_id, first.id)
+            held = int(intent["amount_authorized"])
             total = card.authorized - first.amount + held
             if total >= target:
                 return [replace(first, amount=held)]
-            wanted = held + target - total
-            result = await self.engine.cards.increment(
-                record.merchant_id, order_key(record.id, "card", "increment", first.id, wanted), first.id, wanted)
-            if not result.declined:
-                return [replace(first, amount=int(result.intent["amount_capturable"]))]
+            if intent["status"] == "requires_capture":  # else lapsed or voided: it cannot grow
+                wanted = held + target - total
+                result = await self.engine.cards.increment(
+                    record.merchant_id, order_key(record.id, "card", "increment", first.id, wanted), first.id, wanted)
+                if not result.declined:
+                    return [replace(first, amount=int(result.intent["amount_authorized"]))]
         return await self.authorize_card(record, target - card.authorized, card.reference, "extra")
 
     async def _new_card(self, record: OrderRecord, payment_method: str, target: int) -> list[Authorization] | str:
@@ -101,7 +103,7 @@ class Growth:
             record.customer, record.id, off_session=pending["off_session"])
         if result.declined:
             return result.declined
-        return [Authorization(result.id, int(result.intent["amount_capturable"]), pending["purpose"],
+        return [Authorization(result.id, int(result.intent["amount_authorized"]), pending["purpose"],
                               expires_at=result.intent.get("authorization_expires_at"))]
 
     def record_hold(self, record: OrderRecord, changed: list[Authorization], new_card: str | None) -> None:

@@ -55,9 +55,9 @@ class Reauthorization:
         for old in card.open_authorizations():
             old.status = "released"
         card.authorizations.append(Authorization(
-            result.id, int(result.intent["amount_capturable"]), "reauthorization",
+            result.id, int(result.intent["amount_authorized"]), "reauthorization",
             expires_at=result.intent.get("authorization_expires_at")))
-        card.authorized = int(result.intent["amount_capturable"])
+        card.authorized = int(result.intent["amount_authorized"])
         current.reauthorizations += 1
         outbox.emit("order.reauthorized")
         self._next_reauthorization(outbox)

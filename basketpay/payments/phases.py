@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from psycopg import AsyncConnection
@@ -54,10 +54,25 @@ from basketpay.payments.resolution import (
     pending_response,
 )
 from basketpay.payments.tables import payment_attempts, payment_intents, refunds
+from basketpay.routing.health_model import Outcome as HealthOutcome
 from basketpay.settings import Settings
+from basketpay.vault.cards import card_brand
 from basketpay.vault.service import Vault
 
+if TYPE_CHECKING:
+    from basketpay.routing.health import HealthBoard
+    from basketpay.routing.router import Router
+
 log = structlog.get_logger(__name__)
+
+
+def health_outcome(result: ProcessorResult) -> HealthOutcome:
+    """An issuer's or processor's answer (approved or not) is health; no answer is an error."""
+    if result.outcome is Outcome.SUCCEEDED:
+        return HealthOutcome.APPROVED
+    if result.outcome is Outcome.UNKNOWN:
+        return HealthOutcome.TIMEOUT if result.message == "TimeoutError" else HealthOutcome.ERROR
+    return HealthOutcome.DECLINED
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +128,8 @@ class PhaseRunner:
         self.vault = vault
         self.settings = settings
         self.postings = PaymentPostings(settings.ledger_hot_account_buckets)
+        self.router: Router | None = None  # routing (issue 6): set by the app when routing is on
+        self.health: HealthBoard | None = None  # processor outcomes, for routing's breakers and success rates
         self._charted: set[tuple[str, str]] = set()  # (merchant, currency) whose chart exists
 
     async def ensure_chart(self, merchant_id: str, currency: str) -> None:
@@ -215,6 +232,9 @@ class PhaseRunner:
         result = await self._send(attempt, card)
         elapsed = time.perf_counter() - started_at
         PROCESSOR_LATENCY.labels(attempt.connector, attempt.operation).observe(elapsed)
+        if self.health is not None:  # routing's success rates and breakers
+            segment = "modification" if card is None else f"{card_brand(card.number)}:any:{attempt.currency}"
+            await self.health.record(attempt.connector, segment, health_outcome(result), elapsed * 1000)
         if self.settings.fault_crash_after_processor_call:
             os._exit(70)  # test seam: the processor has answered, nothing is committed yet
         return result, int(elapsed * 1000)

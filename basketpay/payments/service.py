@@ -22,6 +22,7 @@ from basketpay.payments.phases import PhaseRunner, Plan, RequestContext, utc_now
 from basketpay.payments.serializers import intent_json, refund_json
 from basketpay.payments.states import Status
 from basketpay.payments.tables import payment_intents, refunds
+from basketpay.routing.model import AttemptContext, Decision
 
 IDEMPOTENCY_REQUIRED = "This request calls a processor and needs an Idempotency-Key header."
 
@@ -39,13 +40,13 @@ class PaymentService(PhaseRunner):
     # -- helpers shared by the operations -----------------------------------------------------------
     def _attempt(
         self, intent: PaymentIntent, plan: AttemptPlan, attempt_id: str, status_before: Status, key: str,
-        refund_id: str | None = None,
+        refund_id: str | None = None, routed_to: str | None = None,
     ) -> SimpleNamespace:
         return SimpleNamespace(
             id=attempt_id, merchant_id=intent.merchant_id, payment_intent_id=intent.id, refund_id=refund_id,
             operation=plan.operation, status="pending", status_before=status_before.value, amount=plan.amount,
             currency=intent.currency, final_capture=plan.final_capture,
-            connector=intent.connector or self.connectors.default, idempotency_key=key,
+            connector=intent.connector or routed_to or self.connectors.default, idempotency_key=key,
             processor_idempotency_key=f"basketpay-{attempt_id}", processor_reference=intent.processor_reference,
             created_at=utc_now(),
         )
@@ -66,10 +67,21 @@ class PaymentService(PhaseRunner):
             if len(value) > settings.metadata_value_length_max:
                 raise InvalidRequest("A metadata value is too long.", param=f"metadata[{name}]")
 
-    def _confirm_plan(self, plan: Plan, intent: PaymentIntent, payment_method: Any, key: str) -> Plan:
+    async def _route(self, intent: PaymentIntent, payment_method: Any) -> Decision | None:
+        """Where an authorization goes: the routing decision, unless routing is off or the
+        intent is bound to a processor already."""
+        if self.router is None or intent.connector is not None or payment_method is None:
+            return None
+        return await self.router.decide(AttemptContext(
+            intent.merchant_id, intent.amount, intent.currency, brand=payment_method.brand, bin=payment_method.bin,
+            customer=intent.customer))
+
+    async def _confirm_plan(self, plan: Plan, intent: PaymentIntent, payment_method: Any, key: str) -> Plan:
+        decision = await self._route(intent, payment_method)
         status_before, attempt_id = intent.status, new_id("att")
         attempt_plan = intent.begin_confirm(attempt_id)
-        plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key)
+        plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key,
+                                     routed_to=None if decision is None else decision.processors[0])
         plan.card = self.vault.open_card(payment_method)
         plan.inserts.append((audit_log, entry(f"merchant:{intent.merchant_id}", "vault.read", payment_method.id)))
         plan.events.append(event_row(intent.merchant_id, "payment_intent.processing", intent.id, intent_json(intent)))
@@ -104,7 +116,7 @@ class PaymentService(PhaseRunner):
             plan.events.append(event_row(intent.merchant_id, "payment_intent.created", intent.id, intent_json(intent)))
             if params.confirm:
                 assert context.idempotency_key is not None
-                return self._confirm_plan(plan, intent, payment_method, context.idempotency_key)
+                return await self._confirm_plan(plan, intent, payment_method, context.idempotency_key)
             plan.response = _ok(intent_json(intent))
             return plan
 
@@ -119,7 +131,7 @@ class PaymentService(PhaseRunner):
             version = intent.version
             payment_method = await self._payment_method_for(connection, intent, params.payment_method)
             plan = Plan(intent=intent, version_read=version)
-            return self._confirm_plan(plan, intent, payment_method, context.idempotency_key)  # type: ignore[arg-type]
+            return await self._confirm_plan(plan, intent, payment_method, context.idempotency_key)  # type: ignore[arg-type]
 
         return await self.execute(context, phase_one)
 

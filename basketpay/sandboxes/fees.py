@@ -14,21 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from basketpay.invariant import invariant
+from basketpay.money import percent_of
 
 __all__ = ["AdyenFeeSplit", "AdyenFees", "Rate", "StripeFees", "card_funding", "percent_of", "stripe_fee"]
 
-BASIS_POINTS_PER_UNIT = 10_000
 
 # Test cards that are debit cards (Stripe's and Adyen's documented test numbers); every
 # other card is treated as credit. The number is looked at once, at authorisation.
 DEBIT_TEST_CARD_PREFIXES = ("4000056655665556", "5200828282828210", "4400000000000008", "5555444433331111")
-
-
-def percent_of(amount_minor: int, bps: int) -> int:
-    """`bps` basis points of a non-negative amount, rounded half-up on the minor unit."""
-    invariant(amount_minor >= 0 and bps >= 0, "fees are computed on non-negative amounts and rates")
-    return (amount_minor * bps + BASIS_POINTS_PER_UNIT // 2) // BASIS_POINTS_PER_UNIT
 
 
 def card_funding(card_number: str) -> str:
