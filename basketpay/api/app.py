@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from sqlalchemy.engine import make_url
 
 from basketpay import __version__
 from basketpay.api.dependencies import Services
@@ -19,6 +20,7 @@ from basketpay.api.ratelimit import RateLimiter
 from basketpay.connectors.ebt.client import EbtClient
 from basketpay.connectors.registry import build_registry
 from basketpay.db.database import Database
+from basketpay.db.engine import database_url
 from basketpay.ledger import api as ledger_api
 from basketpay.ledger.service import LedgerService
 from basketpay.merchants.service import Authenticator
@@ -77,7 +79,10 @@ async def build_services(settings: Settings) -> Services:
     workflows = WorkflowClient(settings)
     orders = OrderService(OrderEngine(payments, ledger, ebt, workflows, settings))
     routing = RoutingConfigs(database, payments.connectors.names())
-    payments.health = HealthBoard(open_health_store(settings.redis_url, health_policy(settings)), health_policy(settings))
+    # One health per database: processes sharing a database share their processors' health.
+    prefix = f"basketpay:{make_url(database_url(settings)).database}:routing:health"
+    payments.health = HealthBoard(open_health_store(settings.redis_url, health_policy(settings), prefix),
+                                  health_policy(settings))
     payments.router = Router(routing, payments.health, payments.connectors.default)
     return Services(
         settings=settings,

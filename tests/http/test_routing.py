@@ -1,0 +1,125 @@
+"""Routing over HTTP: a merchant's versioned configuration, a dry run of the decision, rules
+sending payments to the processor they name, and failover: with the Stripe-compatible
+sandbox down, its breaker opens after a few failures, payments go to the in-process
+sandbox, and once the outage is over a probe closes the breaker again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from basketpay.sandboxes.runner import SandboxProcesses
+from basketpay.server import ServerProcess
+from tests.conftest import server_env
+from tests.helpers import card, post
+
+MASTERCARD = "5555555555554444"
+COOLDOWN_SECONDS = 1.0
+CALLS_MIN = 3
+
+
+@pytest.fixture(scope="module")
+def routed(database_url: str, data_dir: Path) -> Iterator[tuple[ServerProcess, str]]:
+    sandboxes = SandboxProcesses().start()
+    env = server_env(
+        data_dir, BASKETPAY_STRIPE_API_BASE=sandboxes.urls["stripe"], BASKETPAY_STRIPE_SECRET_KEY="sk_test_routing",
+        BASKETPAY_STRIPE_SEARCH_GRACE_SECONDS="0", BASKETPAY_ROUTING_BREAKER_CALLS_MIN=str(CALLS_MIN),
+        BASKETPAY_ROUTING_BREAKER_COOLDOWN_SECONDS=str(COOLDOWN_SECONDS), BASKETPAY_PROCESSOR_TIMEOUT_MS="2000",
+        BASKETPAY_IDEMPOTENCY_LEASE_SECONDS="3", BASKETPAY_SWEEPER_INTERVAL_SECONDS="0.5")
+    server = ServerProcess(database_url, env=env, log_path=data_dir / "routing-server.log").start()
+    yield server, sandboxes.urls["stripe"]
+    server.stop()
+    sandboxes.stop()
+
+
+@pytest.fixture()
+def shop(routed: tuple[ServerProcess, str], merchant: tuple[str, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=routed[0].base_url, headers={"Authorization": f"Bearer {merchant[1]}"},
+                      timeout=30) as http:
+        yield http
+
+
+BY_BRAND: dict[str, Any] = {
+    "processors": ["sandbox", "stripe"],
+    "rules": [{"id": "mastercard-to-stripe", "conditions": {"brands": ["mastercard"]}, "processors": ["stripe", "sandbox"]}],
+    "strategy": "rules_only",
+}
+
+
+def _pay(shop: httpx.Client, number: str = "4242424242424242") -> httpx.Response:
+    return post(shop, "/v1/payment_intents", {"amount": 2_500, "currency": "usd", "capture_method": "manual",
+                                              "payment_method": card(shop, number), "confirm": True})
+
+
+def test_configs_are_versioned_audited_and_checked(shop: httpx.Client, merchant: tuple[str, str],
+                                                   engine: Engine) -> None:
+    assert shop.get("/v1/routing/config").status_code == 404  # none yet: the default processor
+    first = post(shop, "/v1/routing/config", {"config": BY_BRAND, "note": "mastercard via stripe"}, key=None)
+    assert (first.status_code, first.json()["version"]) == (200, 1), first.text
+    cheaper = {**BY_BRAND, "rules": []}
+    assert post(shop, "/v1/routing/config", {"config": cheaper}, key=None).json()["version"] == 2
+    bad = post(shop, "/v1/routing/config", {"config": {**BY_BRAND, "rules": [{"id": "x", "conditions": {"brand": []},
+                                                                               "processors": ["stripe"]}]}}, key=None)
+    assert bad.status_code == 400 and "rules[0].conditions" in bad.json()["error"]["message"]
+    unknown = post(shop, "/v1/routing/config",
+                   {"config": {**BY_BRAND, "processors": ["sandbox", "stripe", "worldpay"]}}, key=None)
+    assert unknown.status_code == 400 and "worldpay" in unknown.json()["error"]["message"]
+    back = post(shop, "/v1/routing/config/rollback", {"version": 1}, key=None).json()
+    assert (back["version"], back["config"], back["note"]) == (3, BY_BRAND, "rollback to version 1")
+    assert [v["version"] for v in shop.get("/v1/routing/config/versions").json()["data"]] == [3, 2, 1]
+    with engine.connect() as connection:
+        audited = connection.execute(text(
+            "SELECT detail->>'version' FROM audit_log WHERE action = 'routing.config_changed' AND object_id = :m"
+            " ORDER BY id"), {"m": merchant[0]}).scalars().all()
+    assert audited == ["1", "2", "3"]
+
+
+def test_rules_send_each_payment_where_they_say(shop: httpx.Client) -> None:
+    post(shop, "/v1/routing/config", {"config": BY_BRAND}, key=None)
+    dry = post(shop, "/v1/routing/decide", {"amount": 2_500, "currency": "USD", "brand": "mastercard"}, key=None).json()
+    assert [c["processor"] for c in dry["candidates"]] == ["stripe", "sandbox"]
+    assert dry["candidates"][0]["reason"].startswith("rule:mastercard-to-stripe")
+    visa, mastercard = _pay(shop).json(), _pay(shop, MASTERCARD).json()
+    assert (visa["status"], visa["connector"]) == ("requires_capture", "sandbox")
+    assert (mastercard["status"], mastercard["connector"]) == ("requires_capture", "stripe")
+
+
+def test_an_outage_opens_the_breaker_payments_fail_over_and_it_recovers(
+        shop: httpx.Client, routed: tuple[ServerProcess, str]) -> None:
+    config = {"processors": ["stripe", "sandbox"], "rules": [], "strategy": "rules_only"}
+    post(shop, "/v1/routing/config", {"config": config}, key=None)
+    faults = routed[1] + "/__sandbox/faults"
+    httpx.post(faults, json={"outage": True}).raise_for_status()
+    try:
+        during = [_pay(shop) for _ in range(CALLS_MIN + 3)]
+    finally:
+        httpx.post(faults, json={"outage": False}).raise_for_status()
+    # The first calls reach the dead processor (their outcome unknown: 202, the sweeper resolves
+    # them); once the breaker has seen enough failures (at most CALLS_MIN, fewer if the window
+    # already held calls), payments go to the sandbox instead.
+    failed_over = next(index for index, response in enumerate(during) if response.status_code == 200)
+    assert 1 <= failed_over <= CALLS_MIN
+    assert all(response.status_code == 202 for response in during[:failed_over])
+    assert all(r.status_code == 200 and r.json()["connector"] == "sandbox" for r in during[failed_over:])
+    assert 'basketpay_routing_breaker_state{processor="stripe"} 2.0' in shop.get("/metrics").text
+    time.sleep(COOLDOWN_SECONDS + 0.2)
+    probe = _pay(shop).json()  # half-open: a probe goes to stripe, succeeds, and closes the breaker
+    assert (probe["status"], probe["connector"]) == ("requires_capture", "stripe")
+    assert _pay(shop).json()["connector"] == "stripe"
+    for stuck in during[:failed_over]:  # the sweeper resolves what the outage left unknown
+        _settled(shop, stuck.json()["id"])
+
+
+def _settled(shop: httpx.Client, intent_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if shop.get(f"/v1/payment_intents/{intent_id}").json()["status"] != "processing":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{intent_id} is still processing")
