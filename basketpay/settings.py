@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     workflow_stale_after_seconds: float = Field(default=30.0, gt=0,
                                                 description="An order workflow not started after this is enqueued again.")
 
+    routing_enabled: bool = Field(default=True, description="Route each authorization and track processor health; "
+                                                             "off: the default processor, nothing tracked.")
     routing_breaker_calls_min: int = Field(default=20, ge=1, description="Calls in the window before a breaker may open.")
     routing_breaker_failure_rate_max: float = Field(default=0.5, gt=0, le=1,
                                                     description="Errors and timeouts above this share open it.")

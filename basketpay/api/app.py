@@ -83,7 +83,11 @@ async def build_services(settings: Settings) -> Services:
     prefix = f"basketpay:{make_url(database_url(settings)).database}:routing:health"
     payments.health = HealthBoard(open_health_store(settings.redis_url, health_policy(settings), prefix),
                                   health_policy(settings))
-    payments.router = Router(routing, payments.health, payments.connectors.default)
+    router = Router(routing, payments.health, payments.connectors.default)
+    if settings.routing_enabled:
+        payments.router = router
+    else:
+        payments.health = None
     return Services(
         settings=settings,
         database=database,
@@ -95,7 +99,7 @@ async def build_services(settings: Settings) -> Services:
         webhooks=WebhookService(payments),
         orders=orders,
         routing=routing,
-        router=payments.router,
+        router=router,
     )
 
 
