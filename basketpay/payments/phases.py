@@ -54,16 +54,32 @@ from basketpay.payments.resolution import (
     pending_response,
 )
 from basketpay.payments.tables import payment_attempts, payment_intents, refunds
+from basketpay.routing.declines import DeclineKind, classify
 from basketpay.routing.health_model import Outcome as HealthOutcome
+from basketpay.routing.model import Decision
 from basketpay.settings import Settings
 from basketpay.vault.cards import card_brand
 from basketpay.vault.service import Vault
+
+SOFT = DeclineKind.SOFT
 
 if TYPE_CHECKING:
     from basketpay.routing.health import HealthBoard
     from basketpay.routing.router import Router
 
 log = structlog.get_logger(__name__)
+
+
+def cascade_target(routing: Decision | None, tried: list[str], result: ProcessorResult,
+                   started: float) -> str | None:
+    """The next processor for an authorization its last one soft-declined, while the routing
+    decision's attempts and time budget last. Never after a hard decline, never after an
+    unknown outcome (resolved first, by the sweeper), never a processor tried already."""
+    if routing is None or result.outcome is not Outcome.DECLINED or classify(result.decline_code) is not SOFT:
+        return None
+    if len(tried) >= routing.max_attempts or (time.monotonic() - started) * 1000 >= routing.budget_ms:
+        return None
+    return next((processor for processor in routing.processors if processor not in tried), None)
 
 
 def health_outcome(result: ProcessorResult) -> HealthOutcome:
@@ -107,6 +123,7 @@ class Plan:
     refund: SimpleNamespace | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     card: Card | None = None
+    routing: Decision | None = None  # an authorization's processors, in order: where a soft decline cascades
 
     @property
     def key_can_finish_at_once(self) -> bool:
@@ -163,8 +180,18 @@ class PhaseRunner:
             assert plan.response is not None
             return plan.response
         assert request is not None and plan.intent is not None
+        started = time.monotonic()
         result, latency_ms = await self.call_processor(plan.attempt, plan.card)
-        return await self._phase_two(plan.intent, plan.attempt, plan.refund, result, latency_ms, request)
+        target = cascade_target(plan.routing, [plan.attempt.connector], result, started)
+        response = await self._phase_two(plan.intent, plan.attempt, plan.refund, result, latency_ms, request,
+                                         finish_key=target is None)
+        if target is None:
+            return response
+        return await self.cascade(plan, request, target, started)
+
+    async def cascade(self, plan: Plan, request: KeyRequest, target: str, started: float) -> StoredResponse:
+        """Send a soft-declined authorization on to `target` (the payments service does)."""
+        raise NotImplementedError
 
     # -- phase one -----------------------------------------------------------------------------------
     def _phase_one_batch(self, plan: Plan, request: KeyRequest | None, claim_key: bool, now: dt.datetime) -> WriteBatch:
@@ -234,7 +261,7 @@ class PhaseRunner:
         PROCESSOR_LATENCY.labels(attempt.connector, attempt.operation).observe(elapsed)
         if self.health is not None:  # routing's success rates and breakers
             segment = "modification" if card is None else f"{card_brand(card.number)}:any:{attempt.currency}"
-            await self.health.record(attempt.connector, segment, health_outcome(result), elapsed * 1000)
+            self.health.record_soon(attempt.connector, segment, health_outcome(result), elapsed * 1000)
         if self.settings.fault_crash_after_processor_call:
             os._exit(70)  # test seam: the processor has answered, nothing is committed yet
         return result, int(elapsed * 1000)
@@ -279,7 +306,7 @@ class PhaseRunner:
     # -- phase two -------------------------------------------------------------------------------------
     async def _phase_two(
         self, intent: PaymentIntent, attempt: Any, refund: Any, result: ProcessorResult, latency_ms: int,
-        request: KeyRequest,
+        request: KeyRequest, *, finish_key: bool = True,
     ) -> StoredResponse:
         if result.outcome is Outcome.UNKNOWN:
             async with self.database.connection() as connection:
@@ -298,17 +325,19 @@ class PhaseRunner:
         batch.then_insert_many(events_table, done.events)
         if done.ledger is not None:
             done.ledger.add_to(batch, now)
-        batch.then_update(idempotency_keys, keys.finished(done.response, now), request.where())
+        if finish_key:  # else a cascade carries on under the same key, which its last attempt finishes
+            batch.then_update(idempotency_keys, keys.finished(done.response, now), request.where())
         statement, params = batch.statement()
         async with self.database.connection() as connection:
             row = await (await connection.execute(statement, params)).fetchone()
         applied = row is not None and row[0] == 1
         if not applied:  # resolved meanwhile (the sweeper): read what was decided
-            return await self.phase_two_locked(attempt, result, latency_ms)
+            return await self.phase_two_locked(attempt, result, latency_ms, finish_key=finish_key)
         count_outcome(attempt, result)
         return done.response
 
-    async def phase_two_locked(self, sent: Any, result: ProcessorResult, latency_ms: int | None) -> StoredResponse:
+    async def phase_two_locked(self, sent: Any, result: ProcessorResult, latency_ms: int | None, *,
+                               finish_key: bool = True) -> StoredResponse:
         await self.ensure_chart(sent.merchant_id, sent.currency)
         async with self.database.transaction() as connection:
             intent = await repository.load_intent(connection, sent.merchant_id, sent.payment_intent_id, for_update=True)
@@ -319,7 +348,8 @@ class PhaseRunner:
                 if attempt.refund_id:
                     refund = await repository.load_refund(connection, attempt.merchant_id, attempt.refund_id)
                 return pending_response(intent, refund)
-            return await apply_locked(connection, attempt, intent, result, latency_ms, utc_now(), self.postings)
+            return await apply_locked(connection, attempt, intent, result, latency_ms, utc_now(), self.postings,
+                                      finish_key=finish_key)
 
     # -- slow path --------------------------------------------------------------------------------------
     async def _slow_path(self, request: KeyRequest, phase_one: PhaseOne) -> StoredResponse:

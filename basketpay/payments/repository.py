@@ -92,8 +92,10 @@ async def load_attempt(connection: AsyncConnection[Any], attempt_id: str, *, for
 
 
 async def attempt_for_key(connection: AsyncConnection[Any], merchant_id: str, key: str) -> Any:
-    query = sql.select_sql(payment_attempts, ("merchant_id", "idempotency_key"), for_update=True)
-    return await (await connection.execute(query, {"merchant_id": merchant_id, "idempotency_key": key})).fetchone()
+    """The key's latest attempt (a cascade makes several under one key: the last one answers)."""
+    query = ("SELECT * FROM payment_attempts WHERE merchant_id = %(merchant_id)s AND idempotency_key = %(key)s"
+             " ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE")
+    return await (await connection.execute(query, {"merchant_id": merchant_id, "key": key})).fetchone()
 
 
 async def complete_attempt(connection: AsyncConnection[Any], attempt_id: str, **values: Any) -> Any:

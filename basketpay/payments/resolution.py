@@ -105,9 +105,10 @@ def _merged(row: Any, values: dict[str, Any]) -> SimpleNamespace:
 
 async def apply_locked(
     connection: AsyncConnection[Any], attempt: Any, intent: PaymentIntent, result: ProcessorResult,
-    latency_ms: int | None, now: dt.datetime, postings: PaymentPostings,
+    latency_ms: int | None, now: dt.datetime, postings: PaymentPostings, *, finish_key: bool = True,
 ) -> StoredResponse:
-    """Inside a transaction, with the intent and the attempt locked."""
+    """Inside a transaction, with the intent and the attempt locked. `finish_key` False: a
+    cascade goes on under the request's key, whose last attempt finishes it."""
     refund = None
     if attempt.refund_id is not None:
         refund = await repository.load_refund(connection, attempt.merchant_id, attempt.refund_id)
@@ -124,7 +125,8 @@ async def apply_locked(
         await record_events(connection, done.events)
         count_outcome(attempt, result)
         response = done.response
-    await keys.finish_for_attempt(connection, attempt, response, now)
+    if finish_key:
+        await keys.finish_for_attempt(connection, attempt, response, now)
     return response
 
 

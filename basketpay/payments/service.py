@@ -13,12 +13,13 @@ from basketpay.audit.entries import entry
 from basketpay.audit.tables import audit_log
 from basketpay.db.pagination import PageRequest, fetch_page
 from basketpay.errors import InvalidRequest
+from basketpay.idempotency import keys
 from basketpay.idempotency.keys import KeyRequest, StoredResponse
 from basketpay.ids import new_id
 from basketpay.outbox.writer import event_row
 from basketpay.payments import repository, schemas
 from basketpay.payments.domain import AttemptPlan, PaymentIntent
-from basketpay.payments.phases import PhaseRunner, Plan, RequestContext, utc_now
+from basketpay.payments.phases import PhaseRunner, Plan, RequestContext, cascade_target, utc_now
 from basketpay.payments.serializers import intent_json, refund_json
 from basketpay.payments.states import Status
 from basketpay.payments.tables import payment_intents, refunds
@@ -82,6 +83,7 @@ class PaymentService(PhaseRunner):
         attempt_plan = intent.begin_confirm(attempt_id)
         plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key,
                                      routed_to=None if decision is None else decision.processors[0])
+        plan.routing = decision
         plan.card = self.vault.open_card(payment_method)
         plan.inserts.append((audit_log, entry(f"merchant:{intent.merchant_id}", "vault.read", payment_method.id)))
         plan.events.append(event_row(intent.merchant_id, "payment_intent.processing", intent.id, intent_json(intent)))
@@ -96,6 +98,50 @@ class PaymentService(PhaseRunner):
         if requested is not None:
             intent.attach_payment_method(payment_method.id, payment_method.brand)
         return payment_method
+
+    async def cascade(self, plan: Plan, request: KeyRequest, target: str, started: float) -> StoredResponse:
+        """A soft decline goes on to the next processor: a new attempt (its own processor-side
+        idempotency key) under the same request key, until one is not soft-declined or the
+        routing decision's attempts or time run out. The last attempt finishes the key."""
+        assert plan.intent is not None and plan.attempt is not None
+        tried = [plan.attempt.connector]
+        while True:
+            attempt, card = await self._cascade_attempt(plan.intent, request, target)
+            if attempt is None:
+                return await self._finish_cascade(plan.intent, request)
+            tried.append(target)
+            result, latency_ms = await self.call_processor(attempt, card)
+            following = cascade_target(plan.routing, tried, result, started)
+            response = await self.phase_two_locked(attempt, result, latency_ms, finish_key=following is None)
+            if following is None:
+                return response
+            target = following
+
+    async def _cascade_attempt(self, declined: PaymentIntent, request: KeyRequest, target: str) -> tuple[Any, Any]:
+        """Phase one of the next attempt, under the intent's lock; (None, None) if the intent is no
+        longer waiting for a payment method (another request acted on it meanwhile)."""
+        async with self.database.transaction() as connection:
+            intent = await repository.load_intent(connection, declined.merchant_id, declined.id, for_update=True)
+            if intent.status is not Status.REQUIRES_PAYMENT_METHOD or intent.payment_method_id is None:
+                return None, None
+            payment_method = await self.vault.load(connection, intent.merchant_id, intent.payment_method_id)
+            plan = Plan(intent=intent, version_read=intent.version)
+            status_before, attempt_id = intent.status, new_id("att")
+            plan.attempt = self._attempt(intent, intent.begin_confirm(attempt_id), attempt_id, status_before,
+                                         request.key, routed_to=target)
+            plan.card = self.vault.open_card(payment_method)
+            plan.inserts.append((audit_log, entry(f"merchant:{intent.merchant_id}", "vault.read", payment_method.id)))
+            plan.events.append(event_row(intent.merchant_id, "payment_intent.processing", intent.id,
+                                         intent_json(intent)))
+            await self._write_phase_one(connection, plan, None, claim_key=False)
+        return plan.attempt, plan.card
+
+    async def _finish_cascade(self, intent: PaymentIntent, request: KeyRequest) -> StoredResponse:
+        async with self.database.transaction() as connection:
+            current = await repository.load_intent(connection, intent.merchant_id, intent.id)
+            response = _ok(intent_json(current))
+            await keys.update(connection, request, keys.finished(response, utc_now()))
+        return response
 
     # -- operations ---------------------------------------------------------------------------------------
     async def create(self, context: RequestContext, params: schemas.PaymentIntentCreate) -> StoredResponse:

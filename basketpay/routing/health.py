@@ -29,7 +29,7 @@ from basketpay.routing import metrics
 from basketpay.routing.health_model import EMPTY_VIEW, BreakerState, BreakerStep, HealthPolicy, Outcome, check_name
 from basketpay.routing.health_redis import DEFAULT_KEY_PREFIX, RedisHealthStore
 from basketpay.routing.health_snapshot import Clock, HealthSnapshot
-from basketpay.routing.health_store import HealthStore, HealthStoreUnavailable, InProcessHealthStore
+from basketpay.routing.health_store import HealthStore, HealthStoreUnavailable, InProcessHealthStore, Recorded
 
 __all__ = [
     "BreakerState",
@@ -45,6 +45,8 @@ log = structlog.get_logger(__name__)
 
 # Redis being away fails every record; one warning per interval says so, the metric counts them all.
 STORE_FAILURE_LOG_INTERVAL_SECONDS = 10.0
+FLUSH_DELAY_SECONDS = 0.02  # how long outcomes gather before one round trip writes them (shared store)
+FLUSH_BATCH_MAX = 500
 
 
 def open_health_store(redis_url: str | None, policy: HealthPolicy, key_prefix: str = DEFAULT_KEY_PREFIX) -> HealthStore:
@@ -67,11 +69,15 @@ class HealthBoard:
         self._snapshot = HealthSnapshot(EMPTY_VIEW, policy, clock)
         self._processors: set[str] = set()  # whose breaker state gauge this process publishes
         self._failure_logged_at: float | None = None
+        self._pending: list[Recorded] = []  # outcomes record_soon() has not written yet
+        self._flusher: asyncio.Task[None] | None = None
 
     def snapshot(self) -> HealthSnapshot:
         return self._snapshot
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher  # what the payments reported is written before the store goes
         await self._store.close()
 
     async def record(self, processor: str, segment: str, outcome: Outcome, latency_ms: float) -> None:
@@ -86,6 +92,28 @@ class HealthBoard:
             self._store_failed("record", error)
             return
         await self._apply(processor, step)
+
+    def record_soon(self, processor: str, segment: str, outcome: Outcome, latency_ms: float) -> None:
+        """For the payment path: the outcome is written by a task, batched with others (one round
+        trip per batch to a shared store, within FLUSH_DELAY_SECONDS), so no payment waits on it."""
+        check_name(processor)
+        check_name(segment)
+        metrics.ATTEMPT_LATENCY.labels(processor, outcome.value).observe(latency_ms / 1000)
+        self._pending.append((processor, segment, outcome, self._clock()))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(FLUSH_DELAY_SECONDS if self._store.shared else 0)
+        while self._pending:
+            batch, self._pending = self._pending[:FLUSH_BATCH_MAX], self._pending[FLUSH_BATCH_MAX:]
+            try:
+                steps = await self._store.record_many(batch)
+            except HealthStoreUnavailable as error:
+                self._store_failed("record", error)
+                continue
+            for (processor, *_), step in zip(batch, steps, strict=True):
+                await self._apply(processor, step)
 
     async def try_acquire_probe(self, processor: str) -> bool:
         """Whether a call to this processor may go now: always when closed, never when open, and

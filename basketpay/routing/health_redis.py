@@ -31,7 +31,7 @@ from basketpay.routing.health_model import (
     Outcome,
     Pair,
 )
-from basketpay.routing.health_store import HealthStoreUnavailable
+from basketpay.routing.health_store import HealthStoreUnavailable, Recorded
 
 DEFAULT_KEY_PREFIX = "basketpay:routing:health"
 
@@ -67,6 +67,13 @@ class RedisHealthStore:
         return True
 
     async def record(self, processor: str, segment: str, outcome: Outcome, now: float) -> BreakerStep:
+        keys, args = self._record_call(processor, segment, outcome, now)
+        with _unavailable_on_error():
+            reply = await self._record_script(keys=keys, args=args)
+        return _step(reply, granted=False)
+
+    def _record_call(self, processor: str, segment: str, outcome: Outcome,
+                     now: float) -> tuple[list[str], list[str | int]]:
         policy = self._policy
         window_field = SEPARATOR.join((processor, segment, outcome.value)) if outcome.is_issuer_answer else ""
         window_index = health_rules.bucket_index(now, policy.window_bucket_seconds)
@@ -78,9 +85,17 @@ class RedisHealthStore:
             policy.breaker_bucket_ttl_seconds, policy.calls_min, repr(policy.failure_rate_max),
             repr(policy.cooldown_seconds), repr(policy.probe_timeout_seconds), self._state_ttl_seconds(),
         ]  # fmt: skip
+        return keys, args
+
+    async def record_many(self, outcomes: Sequence[Recorded]) -> list[BreakerStep]:
+        """One pipelined round trip: the same atomic script per outcome, sent together."""
         with _unavailable_on_error():
-            reply = await self._record_script(keys=keys, args=args)
-        return _step(reply, granted=False)
+            async with self._client.pipeline(transaction=False) as pipe:
+                for recorded in outcomes:
+                    keys, args = self._record_call(*recorded)
+                    await self._record_script(keys=keys, args=args, client=pipe)
+                replies = await pipe.execute()
+        return [_step(reply, granted=False) for reply in replies]
 
     async def try_acquire_probe(self, processor: str, now: float) -> BreakerStep:
         policy = self._policy

@@ -5,6 +5,7 @@ because it never awaits, so no other task runs in the middle of it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from basketpay.routing import health_rules
@@ -34,11 +35,18 @@ class HealthStore(Protocol):
 
     async def record(self, processor: str, segment: str, outcome: Outcome, now: float) -> BreakerStep: ...
 
+    async def record_many(self, outcomes: Sequence[Recorded]) -> list[BreakerStep]:
+        """Several outcomes in one go (one round trip for a shared store), in order."""
+        ...
+
     async def try_acquire_probe(self, processor: str, now: float) -> BreakerStep: ...
 
     async def read(self, now: float) -> HealthView: ...
 
     async def close(self) -> None: ...
+
+
+Recorded = tuple[str, str, Outcome, float]  # processor, segment, outcome, when
 
 
 class InProcessHealthStore:
@@ -74,6 +82,9 @@ class InProcessHealthStore:
         self._calls[processor] = () if health_rules.window_resets(present, after) else calls
         self._save(processor, after)
         return BreakerStep(before, present, after)
+
+    async def record_many(self, outcomes: Sequence[Recorded]) -> list[BreakerStep]:
+        return [await self.record(*recorded) for recorded in outcomes]
 
     async def try_acquire_probe(self, processor: str, now: float) -> BreakerStep:
         before = self._breakers.get(processor, CLOSED)

@@ -40,6 +40,8 @@ class Decision:
     strategy: str
     config_version: int | None = None
     experiment_arm: str | None = None
+    max_attempts: int = 1  # soft declines cascade down the candidates while attempts and time remain
+    budget_ms: int = 0
 
     @property
     def processors(self) -> list[str]:

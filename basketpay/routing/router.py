@@ -5,6 +5,7 @@ it costs microseconds on the payment path. No configuration: the default process
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from basketpay.routing.configs import RoutingConfigs
 from basketpay.routing.health import HealthBoard
@@ -33,4 +34,4 @@ class Router:
                 and not await self.health.try_acquire_probe(first):
             # Its probes are taken (by any process): it goes last, like an open one.
             decision = route(context, version.config, snapshot, self._rng, unavailable | {first})
-        return Decision(decision.candidates, decision.strategy, version.version, decision.experiment_arm)
+        return replace(decision, config_version=version.version)

@@ -42,10 +42,21 @@ STRATEGIES: Mapping[str, frozenset[str]] = {  # each with the parameters it take
     "success_rate": frozenset({"exploration_share"}), "cost": frozenset(), "objective": frozenset({"thompson"}),
 }
 PROCESSORS_MAX = 50
+ATTEMPTS_MAX = 5  # per payment, the first included: networks frown on more
+BUDGET_MS_MAX = 30_000
 WEIGHT_MAX = 1_000_000
 # Thompson sampling all but stops sending to a processor it is confident is worse; 5% keeps
 # its counts fresh enough to notice when it recovers.
 EXPLORATION_SHARE_DEFAULT = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Soft declines cascade to the next processor while attempts and time remain; one attempt
+    (the default) means never."""
+
+    max_attempts: int = 1
+    budget_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,7 @@ class RoutingConfig:
     weights: Mapping[str, int] = field(default_factory=dict)
     exploration_share: float = EXPLORATION_SHARE_DEFAULT
     objective_thompson: bool = False
+    retry: RetryPolicy = RetryPolicy()
 
 
 def route(context: AttemptContext, config: RoutingConfig, counts: SuccessCounts, rng: random.Random,
@@ -73,7 +85,7 @@ def route(context: AttemptContext, config: RoutingConfig, counts: SuccessCounts,
         reason = f"rule:{rule.id}+{reason}"
     return Decision((*(Candidate(processor, reason) for processor in processors if processor not in unavailable),
                      *(Candidate(processor, "unavailable") for processor in processors if processor in unavailable)),
-                    config.strategy)
+                    config.strategy, max_attempts=config.retry.max_attempts, budget_ms=config.retry.budget_ms)
 
 
 def _order(config: RoutingConfig, rule: Rule | None, eligible: Sequence[str], context: AttemptContext,
@@ -94,7 +106,8 @@ def _order(config: RoutingConfig, rule: Rule | None, eligible: Sequence[str], co
 
 def parse_config(data: dict[str, Any]) -> RoutingConfig:
     """The whole configuration, checked; a ValueError names the field at fault by its path."""
-    config = fields(data, "config", {"processors", "fees", "rules", "strategy"}, required={"processors", "strategy"})
+    config = fields(data, "config", {"processors", "fees", "rules", "strategy", "retry"},
+                    required={"processors", "strategy"})
     processors = names(config["processors"], "processors", count_max=PROCESSORS_MAX)
     name, parameters = _strategy(config["strategy"])
     return RoutingConfig(
@@ -104,7 +117,14 @@ def parse_config(data: dict[str, Any]) -> RoutingConfig:
         exploration_share=share(parameters.get("exploration_share", EXPLORATION_SHARE_DEFAULT),
                                 "strategy.exploration_share"),
         objective_thompson=boolean(parameters.get("thompson", False), "strategy.thompson"),
+        retry=_retry(config.get("retry", {})),
     )
+
+
+def _retry(data: Any) -> RetryPolicy:
+    retry = fields(data, "retry", {"max_attempts", "budget_ms"})
+    return RetryPolicy(integer(retry.get("max_attempts", 1), "retry.max_attempts", minimum=1, maximum=ATTEMPTS_MAX),
+                       integer(retry.get("budget_ms", 0), "retry.budget_ms", maximum=BUDGET_MS_MAX))
 
 
 def _strategy(value: Any) -> tuple[str, Mapping[str, Any]]:

@@ -20,6 +20,8 @@ from tests.conftest import server_env
 from tests.helpers import card, post
 
 MASTERCARD = "5555555555554444"
+VISA_DEBIT = "4000056655665556"  # no fixed outcome at the sandboxes: their behaviour model answers
+LOST_CARD = "4000000000009987"
 COOLDOWN_SECONDS = 1.0
 CALLS_MIN = 3
 
@@ -123,3 +125,38 @@ def _settled(shop: httpx.Client, intent_id: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"{intent_id} is still processing")
+
+
+def _attempts(engine: Engine, intent_id: str) -> list[tuple[str, str, str | None]]:
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT connector, status, decline_code FROM payment_attempts WHERE payment_intent_id = :id"
+            " ORDER BY created_at"), {"id": intent_id}).all()
+    return [(row.connector, row.status, row.decline_code) for row in rows]
+
+
+def test_soft_declines_cascade_hard_ones_never(shop: httpx.Client, routed: tuple[ServerProcess, str],
+                                               engine: Engine) -> None:
+    behaviour = routed[1] + "/__sandbox/behaviour"
+    config = {"processors": ["stripe", "sandbox"], "rules": [], "strategy": "rules_only",
+              "retry": {"max_attempts": 2, "budget_ms": 10_000}}
+    post(shop, "/v1/routing/config", {"config": config}, key=None)
+    httpx.post(behaviour, json={"approval_rate": 0.0, "soft_decline_codes": ["do_not_honor"]}).raise_for_status()
+    try:
+        soft = _pay(shop, VISA_DEBIT)
+        hard = _pay(shop, LOST_CARD)
+        post(shop, "/v1/routing/config", {"config": {**config, "retry": {"max_attempts": 1}}}, key=None)
+        single = _pay(shop, VISA_DEBIT)
+    finally:
+        httpx.post(behaviour, json={"approval_rate": 1.0}).raise_for_status()
+    # Declined softly by the first processor, approved by the next: one request, two attempts.
+    assert (soft.status_code, soft.json()["connector"]) == (200, "sandbox"), soft.text
+    assert _attempts(engine, soft.json()["id"]) == [("stripe", "declined", "do_not_honor"),
+                                                    ("sandbox", "succeeded", None)]
+    captured = post(shop, f"/v1/payment_intents/{soft.json()['id']}/capture", {})
+    assert captured.json()["status"] == "succeeded"  # captured at the sandbox, which authorized it
+    # A lost card is a hard decline: never sent anywhere else.
+    assert hard.status_code == 402 and hard.json()["error"]["decline_code"] == "lost_card"
+    assert len(_attempts(engine, hard.json()["error"]["payment_intent"]["id"])) == 1
+    # One attempt allowed: the soft decline is the answer.
+    assert single.status_code == 402 and single.json()["error"]["decline_code"] == "do_not_honor"

@@ -175,3 +175,27 @@ def test_board_carries_on_when_redis_is_away() -> None:
             await store.close()
 
     asyncio.run(main())
+
+
+def test_outcomes_recorded_soon_are_written_in_batches_and_count_the_same(prefix: str) -> None:
+    """The payment path's way: no await per outcome; one pipelined round trip per batch."""
+    processor = f"p{uuid.uuid4().hex[:8]}"
+
+    async def batched(made: list[HealthBoard], clock: FakeClock) -> None:
+        writer, reader = made
+        for _ in range(40):
+            writer.record_soon(processor, VISA, Outcome.APPROVED, latency_ms=3.0)
+        for _ in range(30):
+            writer.record_soon(processor, VISA, Outcome.ERROR, latency_ms=3.0)
+        assert writer.snapshot().successes_failures(processor, VISA) == (0, 0)  # nothing written yet
+        await asyncio.sleep(0.2)
+        await reader.refresh()
+        assert reader.snapshot().successes_failures(processor, VISA) == (40, 0)
+        assert reader.snapshot().state(processor) is BreakerState.CLOSED  # 30 of 70 failed: under half
+        for _ in range(20):
+            writer.record_soon(processor, VISA, Outcome.TIMEOUT, latency_ms=3.0)
+        await writer.close()  # writes what is queued before the store goes
+        await reader.refresh()
+        assert reader.snapshot().state(processor) is BreakerState.OPEN  # 50 of 90
+
+    run(prefix, 2, batched)
