@@ -54,6 +54,7 @@ from basketpay.payments.resolution import (
     pending_response,
 )
 from basketpay.payments.tables import payment_attempts, payment_intents, refunds
+from basketpay.routing import bins
 from basketpay.routing.declines import DeclineKind, classify
 from basketpay.routing.health_model import Outcome as HealthOutcome
 from basketpay.routing.model import Decision
@@ -80,6 +81,11 @@ def cascade_target(routing: Decision | None, tried: list[str], result: Processor
     if len(tried) >= routing.max_attempts or (time.monotonic() - started) * 1000 >= routing.budget_ms:
         return None
     return next((processor for processor in routing.processors if processor not in tried), None)
+
+
+def segment_of(card: Card, currency: str) -> str:
+    """The success-rate segment of an authorization: as routing's AttemptContext.segment."""
+    return f"{card_brand(card.number)}:{bins.facts(card.number[:8]).funding or 'any'}:{currency}"
 
 
 def health_outcome(result: ProcessorResult) -> HealthOutcome:
@@ -260,7 +266,7 @@ class PhaseRunner:
         elapsed = time.perf_counter() - started_at
         PROCESSOR_LATENCY.labels(attempt.connector, attempt.operation).observe(elapsed)
         if self.health is not None:  # routing's success rates and breakers
-            segment = "modification" if card is None else f"{card_brand(card.number)}:any:{attempt.currency}"
+            segment = "modification" if card is None else segment_of(card, attempt.currency)
             self.health.record_soon(attempt.connector, segment, health_outcome(result), elapsed * 1000)
         if self.settings.fault_crash_after_processor_call:
             os._exit(70)  # test seam: the processor has answered, nothing is committed yet

@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 
 from basketpay.audit.entries import entry
 from basketpay.audit.tables import audit_log
+from basketpay.connectors.base import Card
 from basketpay.db.pagination import PageRequest, fetch_page
 from basketpay.errors import InvalidRequest
 from basketpay.idempotency import keys
@@ -23,6 +24,7 @@ from basketpay.payments.phases import PhaseRunner, Plan, RequestContext, cascade
 from basketpay.payments.serializers import intent_json, refund_json
 from basketpay.payments.states import Status
 from basketpay.payments.tables import payment_intents, refunds
+from basketpay.routing import bins
 from basketpay.routing.model import AttemptContext, Decision
 
 IDEMPOTENCY_REQUIRED = "This request calls a processor and needs an Idempotency-Key header."
@@ -68,23 +70,26 @@ class PaymentService(PhaseRunner):
             if len(value) > settings.metadata_value_length_max:
                 raise InvalidRequest("A metadata value is too long.", param=f"metadata[{name}]")
 
-    async def _route(self, intent: PaymentIntent, payment_method: Any) -> Decision | None:
+    async def _route(self, intent: PaymentIntent, payment_method: Any, card: Card | None) -> Decision | None:
         """Where an authorization goes: the routing decision, unless routing is off or the
-        intent is bound to a processor already."""
-        if self.router is None or intent.connector is not None or payment_method is None:
+        intent is bound to a processor already. The BIN's 8 digits come from the card in memory
+        (the vault keeps 6): they tell funding and issuing country apart."""
+        if self.router is None or intent.connector is not None or payment_method is None or card is None:
             return None
+        card_bin = card.number[:8]
+        known = bins.facts(card_bin)
         return await self.router.decide(AttemptContext(
-            intent.merchant_id, intent.amount, intent.currency, brand=payment_method.brand, bin=payment_method.bin,
-            customer=intent.customer))
+            intent.merchant_id, intent.amount, intent.currency, brand=payment_method.brand, bin=card_bin,
+            issuing_country=known.issuing_country, funding=known.funding, customer=intent.customer))
 
     async def _confirm_plan(self, plan: Plan, intent: PaymentIntent, payment_method: Any, key: str) -> Plan:
-        decision = await self._route(intent, payment_method)
+        plan.card = None if payment_method is None else self.vault.open_card(payment_method)
+        decision = await self._route(intent, payment_method, plan.card)
         status_before, attempt_id = intent.status, new_id("att")
         attempt_plan = intent.begin_confirm(attempt_id)
         plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key,
                                      routed_to=None if decision is None else decision.processors[0])
         plan.routing = decision
-        plan.card = self.vault.open_card(payment_method)
         plan.inserts.append((audit_log, entry(f"merchant:{intent.merchant_id}", "vault.read", payment_method.id)))
         plan.events.append(event_row(intent.merchant_id, "payment_intent.processing", intent.id, intent_json(intent)))
         return plan

@@ -160,3 +160,12 @@ def test_soft_declines_cascade_hard_ones_never(shop: httpx.Client, routed: tuple
     assert len(_attempts(engine, hard.json()["error"]["payment_intent"]["id"])) == 1
     # One attempt allowed: the soft decline is the answer.
     assert single.status_code == 402 and single.json()["error"]["decline_code"] == "do_not_honor"
+
+
+def test_rules_see_funding_and_issuing_country_from_the_bin(shop: httpx.Client) -> None:
+    config = {"processors": ["sandbox", "stripe"], "strategy": "rules_only", "rules": [
+        {"id": "us-debit", "conditions": {"fundings": ["debit"], "issuing_countries": ["US"]},
+         "processors": ["stripe", "sandbox"]}]}
+    post(shop, "/v1/routing/config", {"config": config}, key=None)
+    assert _pay(shop, VISA_DEBIT).json()["connector"] == "stripe"  # 4000 0566 …: a US debit card
+    assert _pay(shop, "4000002500000003").json()["connector"] == "sandbox"  # a French credit card
