@@ -34,6 +34,8 @@ from basketpay.payments.sweeper import Sweeper
 from basketpay.processor_events import api as processor_events_api
 from basketpay.routing import api as routing_api
 from basketpay.routing.configs import RoutingConfigs
+from basketpay.routing.experiments import api as experiments_api
+from basketpay.routing.experiments.service import Experiments
 from basketpay.routing.health import HealthBoard, open_health_store
 from basketpay.routing.health_model import HealthPolicy
 from basketpay.routing.router import Router
@@ -83,9 +85,10 @@ async def build_services(settings: Settings) -> Services:
     prefix = f"basketpay:{make_url(database_url(settings)).database}:routing:health"
     payments.health = HealthBoard(open_health_store(settings.redis_url, health_policy(settings), prefix),
                                   health_policy(settings))
-    router = Router(routing, payments.health, payments.connectors.default)
+    experiments = Experiments(database, payments.connectors.names())
+    router = Router(routing, payments.health, payments.connectors.default, experiments=experiments)
     if settings.routing_enabled:
-        payments.router = router
+        payments.router, payments.experiments = router, experiments
     else:
         payments.health = None
     return Services(
@@ -100,6 +103,7 @@ async def build_services(settings: Settings) -> Services:
         orders=orders,
         routing=routing,
         router=router,
+        experiments=experiments,
     )
 
 
@@ -172,6 +176,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True,
     app.include_router(stored_value_api.router)
     app.include_router(orders_api.router)
     app.include_router(routing_api.router)
+    app.include_router(experiments_api.router)
 
     install_openapi_security(app)
 

@@ -21,6 +21,7 @@ from basketpay.payments.phases import RequestContext
 from basketpay.payments.schemas import OBJECT_ID_PATTERN
 from basketpay.payments.service import PaymentService
 from basketpay.routing.configs import RoutingConfigs
+from basketpay.routing.experiments.service import Experiments
 from basketpay.routing.router import Router
 from basketpay.settings import Settings
 from basketpay.vault.service import Vault
@@ -40,6 +41,7 @@ class Services:
     orders: OrderService
     routing: RoutingConfigs
     router: Router
+    experiments: Experiments
 
 
 def services(request: Request) -> Services:

@@ -14,6 +14,7 @@ import os
 import typer
 
 from basketpay.ledger.cli import ledger_app
+from basketpay.routing.experiments.cli import experiments_app
 from basketpay.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -22,6 +23,7 @@ app.add_typer(merchant_app, name="merchant")
 vault_app = typer.Typer(no_args_is_help=True, help="The card vault.")
 app.add_typer(vault_app, name="vault")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(experiments_app, name="experiments")
 
 
 def _setup_logging() -> None:

@@ -57,7 +57,7 @@ from basketpay.payments.tables import payment_attempts, payment_intents, refunds
 from basketpay.routing import bins
 from basketpay.routing.declines import DeclineKind, classify
 from basketpay.routing.health_model import Outcome as HealthOutcome
-from basketpay.routing.model import Decision
+from basketpay.routing.model import AttemptContext, Decision
 from basketpay.settings import Settings
 from basketpay.vault.cards import card_brand
 from basketpay.vault.service import Vault
@@ -65,6 +65,7 @@ from basketpay.vault.service import Vault
 SOFT = DeclineKind.SOFT
 
 if TYPE_CHECKING:
+    from basketpay.routing.experiments.service import Experiments
     from basketpay.routing.health import HealthBoard
     from basketpay.routing.router import Router
 
@@ -130,6 +131,7 @@ class Plan:
     events: list[dict[str, Any]] = field(default_factory=list)
     card: Card | None = None
     routing: Decision | None = None  # an authorization's processors, in order: where a soft decline cascades
+    routing_context: AttemptContext | None = None  # what the decision looked at
 
     @property
     def key_can_finish_at_once(self) -> bool:
@@ -153,6 +155,7 @@ class PhaseRunner:
         self.postings = PaymentPostings(settings.ledger_hot_account_buckets)
         self.router: Router | None = None  # routing (issue 6): set by the app when routing is on
         self.health: HealthBoard | None = None  # processor outcomes, for routing's breakers and success rates
+        self.experiments: Experiments | None = None  # routing experiments: each answered payment is counted
         self._charted: set[tuple[str, str]] = set()  # (merchant, currency) whose chart exists
 
     async def ensure_chart(self, merchant_id: str, currency: str) -> None:
@@ -191,9 +194,15 @@ class PhaseRunner:
         target = cascade_target(plan.routing, [plan.attempt.connector], result, started)
         response = await self._phase_two(plan.intent, plan.attempt, plan.refund, result, latency_ms, request,
                                          finish_key=target is None)
-        if target is None:
-            return response
-        return await self.cascade(plan, request, target, started)
+        if target is not None:
+            response = await self.cascade(plan, request, target, started)
+        if plan.routing is not None and plan.routing.experiment_arm is not None:
+            await self.count_in_experiment(plan, request, response, started)
+        return response
+
+    async def count_in_experiment(self, plan: Plan, request: KeyRequest, response: StoredResponse,
+                                  started: float) -> None:
+        """Count an experiment's payment once it has its answer (the payments service does)."""
 
     async def cascade(self, plan: Plan, request: KeyRequest, target: str, started: float) -> StoredResponse:
         """Send a soft-declined authorization on to `target` (the payments service does)."""

@@ -3,6 +3,7 @@ recorded before the processor is called — run through `PhaseRunner`."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,7 +12,6 @@ from psycopg import AsyncConnection
 
 from basketpay.audit.entries import entry
 from basketpay.audit.tables import audit_log
-from basketpay.connectors.base import Card
 from basketpay.db.pagination import PageRequest, fetch_page
 from basketpay.errors import InvalidRequest
 from basketpay.idempotency import keys
@@ -70,21 +70,22 @@ class PaymentService(PhaseRunner):
             if len(value) > settings.metadata_value_length_max:
                 raise InvalidRequest("A metadata value is too long.", param=f"metadata[{name}]")
 
-    async def _route(self, intent: PaymentIntent, payment_method: Any, card: Card | None) -> Decision | None:
+    async def _route(self, plan: Plan, intent: PaymentIntent, payment_method: Any) -> Decision | None:
         """Where an authorization goes: the routing decision, unless routing is off or the
         intent is bound to a processor already. The BIN's 8 digits come from the card in memory
         (the vault keeps 6): they tell funding and issuing country apart."""
+        card = plan.card
         if self.router is None or intent.connector is not None or payment_method is None or card is None:
             return None
-        card_bin = card.number[:8]
-        known = bins.facts(card_bin)
-        return await self.router.decide(AttemptContext(
-            intent.merchant_id, intent.amount, intent.currency, brand=payment_method.brand, bin=card_bin,
-            issuing_country=known.issuing_country, funding=known.funding, customer=intent.customer))
+        known = bins.facts(card.number[:8])
+        plan.routing_context = AttemptContext(
+            intent.merchant_id, intent.amount, intent.currency, brand=payment_method.brand, bin=card.number[:8],
+            issuing_country=known.issuing_country, funding=known.funding, customer=intent.customer, payment=intent.id)
+        return await self.router.decide(plan.routing_context)
 
     async def _confirm_plan(self, plan: Plan, intent: PaymentIntent, payment_method: Any, key: str) -> Plan:
         plan.card = None if payment_method is None else self.vault.open_card(payment_method)
-        decision = await self._route(intent, payment_method, plan.card)
+        decision = await self._route(plan, intent, payment_method)
         status_before, attempt_id = intent.status, new_id("att")
         attempt_plan = intent.begin_confirm(attempt_id)
         plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key,
@@ -121,6 +122,32 @@ class PaymentService(PhaseRunner):
             if following is None:
                 return response
             target = following
+
+    async def count_in_experiment(self, plan: Plan, request: KeyRequest, response: StoredResponse,
+                                  started: float) -> None:
+        """An answered payment of a running experiment: authorized or declined (an unknown outcome
+        is not an answer), its expected fee by the arm's fee model, its latency and its retries."""
+        assert plan.routing is not None and plan.routing.experiment_arm is not None and self.experiments is not None
+        body = orjson.loads(response.body)
+        intent = body if response.status_code == 200 else body.get("error", {}).get("payment_intent")
+        if response.status_code not in (200, 402) or intent is None:
+            return
+        experiment_id, arm_name = plan.routing.experiment_arm.split(":", 1)
+        context = plan.routing_context
+        assert context is not None
+        experiment = await self.experiments.running(context.merchant_id)
+        if experiment is None or experiment.id != experiment_id:
+            return  # stopped meanwhile
+        authorized = response.status_code == 200
+        arm = next(arm for arm in experiment.arms if arm.name == arm_name)
+        model = arm.config.fees.get(str(intent.get("connector")))
+        fee = model.expected_fee(context) if authorized and model is not None else 0
+        async with self.database.connection() as connection:
+            attempts = (await (await connection.execute(
+                "SELECT count(*) FROM payment_attempts WHERE merchant_id = %(m)s AND idempotency_key = %(k)s",
+                {"m": request.merchant_id, "k": request.key})).fetchone())[0]  # type: ignore[index]
+        await self.experiments.record(experiment, arm_name, authorized=authorized, amount=int(intent["amount"]),
+                                      fee=fee, latency_ms=(time.monotonic() - started) * 1000, retries=attempts - 1)
 
     async def _cascade_attempt(self, declined: PaymentIntent, request: KeyRequest, target: str) -> tuple[Any, Any]:
         """Phase one of the next attempt, under the intent's lock; (None, None) if the intent is no

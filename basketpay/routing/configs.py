@@ -3,7 +3,6 @@ a rollback too), audited, and cached briefly in each process for the payment pat
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +13,8 @@ from basketpay.audit import entries as audit
 from basketpay.db.database import Database
 from basketpay.errors import InvalidRequest, NotFound
 from basketpay.ids import new_id
+from basketpay.routing.cache import PerMerchant
 from basketpay.routing.strategies import RoutingConfig, parse_config
-
-CACHE_SECONDS = 2.0  # a change reaches every process's payment path within this
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +46,7 @@ class RoutingConfigs:
     def __init__(self, database: Database, known_processors: list[str]) -> None:
         self.database = database
         self.known_processors = known_processors
-        self._cache: dict[str, tuple[float, Version | None]] = {}
+        self._cache: PerMerchant[Version | None] = PerMerchant(database, _latest)
 
     async def put(self, merchant_id: str, raw: dict[str, Any], note: str | None) -> Version:
         validated(raw, self.known_processors)
@@ -63,7 +61,7 @@ class RoutingConfigs:
                 {"id": new_id("rcfg"), "m": merchant_id, "v": version, "c": Jsonb(raw), "n": note})).fetchone()
             await audit.record(connection, audit.entry(f"merchant:{merchant_id}", "routing.config_changed",
                                                        merchant_id, detail={"version": version, "note": note}))
-        self._cache.pop(merchant_id, None)
+        self._cache.forget(merchant_id)
         return _version(row)
 
     async def rollback(self, merchant_id: str, version: int) -> Version:
@@ -76,15 +74,8 @@ class RoutingConfigs:
         return await self.put(merchant_id, dict(row.config), f"rollback to version {version}")
 
     async def active(self, merchant_id: str) -> Version | None:
-        """The version in force (cached for CACHE_SECONDS: the payment path reads it every time)."""
-        cached = self._cache.get(merchant_id)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
-        async with self.database.connection() as connection:
-            current = await _latest(connection, merchant_id)
-        self._cache[merchant_id] = (now, current)
-        return current
+        """The version in force (cached briefly: the payment path reads it every time)."""
+        return await self._cache.get(merchant_id)
 
     async def versions(self, merchant_id: str, limit: int) -> list[Version]:
         async with self.database.connection() as connection:

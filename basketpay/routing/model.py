@@ -18,6 +18,7 @@ class AttemptContext:
     funding: str | None = None  # credit | debit | prepaid
     payment_method_type: str = "card"
     customer: str | None = None  # the stable unit experiments assign by, when there is one
+    payment: str | None = None  # the payment intent: the unit when there is no customer
 
     @property
     def segment(self) -> str:

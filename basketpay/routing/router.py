@@ -8,30 +8,41 @@ import random
 from dataclasses import replace
 
 from basketpay.routing.configs import RoutingConfigs
+from basketpay.routing.experiments.service import Experiments
 from basketpay.routing.health import HealthBoard
 from basketpay.routing.health_model import BreakerState
 from basketpay.routing.model import AttemptContext, Candidate, Decision
-from basketpay.routing.strategies import route
+from basketpay.routing.strategies import RoutingConfig, route
 
 
 class Router:
     def __init__(self, configs: RoutingConfigs, health: HealthBoard, default_processor: str,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, experiments: Experiments | None = None) -> None:
         self.configs = configs
+        self.experiments = experiments
         self.health = health
         self.default_processor = default_processor
         self._rng = rng or random.Random()
 
     async def decide(self, context: AttemptContext) -> Decision:
+        experiment = None if self.experiments is None else await self.experiments.running(context.merchant_id)
+        if experiment is not None:
+            unit = context.customer if experiment.unit == "customer" and context.customer else context.payment
+            arm = experiment.arm_for(unit or "anonymous")
+            decision = await self._route(context, arm.config)
+            return replace(decision, experiment_arm=f"{experiment.id}:{arm.name}")
         version = await self.configs.active(context.merchant_id)
         if version is None:
             return Decision((Candidate(self.default_processor, "default"),), "default")
+        return replace(await self._route(context, version.config), config_version=version.version)
+
+    async def _route(self, context: AttemptContext, config: RoutingConfig) -> Decision:
         snapshot = self.health.snapshot()
-        unavailable = {processor for processor in version.config.processors if not snapshot.allows(processor)}
-        decision = route(context, version.config, snapshot, self._rng, unavailable)
+        unavailable = {processor for processor in config.processors if not snapshot.allows(processor)}
+        decision = route(context, config, snapshot, self._rng, unavailable)
         first = decision.candidates[0].processor
         if first not in unavailable and snapshot.state(first) is BreakerState.HALF_OPEN \
                 and not await self.health.try_acquire_probe(first):
             # Its probes are taken (by any process): it goes last, like an open one.
-            decision = route(context, version.config, snapshot, self._rng, unavailable | {first})
-        return replace(decision, config_version=version.version)
+            decision = route(context, config, snapshot, self._rng, unavailable | {first})
+        return decision

@@ -5,6 +5,10 @@ sandbox, and once the outage is over a probe closes the breaker again."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,3 +173,69 @@ def test_rules_see_funding_and_issuing_country_from_the_bin(shop: httpx.Client) 
     post(shop, "/v1/routing/config", {"config": config}, key=None)
     assert _pay(shop, VISA_DEBIT).json()["connector"] == "stripe"  # 4000 0566 …: a US debit card
     assert _pay(shop, "4000002500000003").json()["connector"] == "sandbox"  # a French credit card
+
+
+def _experiment(shop: httpx.Client, treatment: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    control = {"processors": ["sandbox"], "strategy": "rules_only"}
+    created = post(shop, "/v1/routing/experiments", {
+        "name": "stripe vs sandbox", "unit": "payment",
+        "arms": [{"name": "control", "share": 5_000, "config": control},
+                 {"name": "stripe", "share": 5_000, "config": treatment}], **extra}, key=None)
+    assert created.status_code == 200, created.text
+    return created.json()  # type: ignore[no-any-return]
+
+
+def test_an_experiment_splits_payments_and_reports_per_arm(shop: httpx.Client) -> None:
+    treatment = {"processors": ["stripe"], "strategy": "rules_only",
+                 "fees": {"stripe": {"percent_bps": 290, "fixed_minor": 30}}}
+    experiment = _experiment(shop, treatment, baseline_rate=0.9, minimum_detectable_effect=0.02)
+    assert experiment["planned_sample_size"] > 3_000  # 90% vs 92%, 5% two-sided, power 80%
+    second = post(shop, "/v1/routing/experiments", {"name": "again", "unit": "payment", "planned_sample_size": 100,
+                                                    "arms": experiment["arms"][0:1] * 2}, key=None)
+    assert second.status_code in (400, 409)
+    connectors = [_pay(shop).json()["connector"] for _ in range(40)]
+    report = shop.get(f"/v1/routing/experiments/{experiment['id']}").json()
+    arms = {arm["name"]: arm["report"] for arm in report["arms"]}
+    assert arms["control"]["payments"] + arms["stripe"]["payments"] == 40
+    assert arms["stripe"]["payments"] == connectors.count("stripe") > 5
+    assert arms["control"]["payments"] == connectors.count("sandbox") > 5
+    assert arms["stripe"]["authorization_rate"]["value"] == 1.0
+    assert arms["stripe"]["cost_per_authorized_amount"]["value"] == pytest.approx((73 + 30) / 2_500)  # 72.5 rounds up
+    assert report["comparisons"][0]["status"] == "collecting"  # far from the planned size: no verdict
+    post(shop, f"/v1/routing/experiments/{experiment['id']}/stop", {}, key=None)
+    assert _pay(shop).json()["connector"] == "sandbox"  # the merchant's own routing again (none: the default)
+
+
+def test_the_guardrail_stops_an_arm_that_declines(shop: httpx.Client, routed: tuple[ServerProcess, str]) -> None:
+    behaviour = routed[1] + "/__sandbox/behaviour"
+    experiment = _experiment(shop, {"processors": ["stripe"], "strategy": "rules_only"}, planned_sample_size=1_000,
+                             guardrail={"payments_min": 10, "rate_min": 0.8})
+    httpx.post(behaviour, json={"approval_rate": 0.0}).raise_for_status()
+    try:
+        for _ in range(60):
+            _pay(shop, VISA_DEBIT)
+    finally:
+        httpx.post(behaviour, json={"approval_rate": 1.0}).raise_for_status()
+        post(shop, f"/v1/routing/experiments/{experiment['id']}/stop", {}, key=None)
+    report = shop.get(f"/v1/routing/experiments/{experiment['id']}").json()
+    stripe = next(arm for arm in report["arms"] if arm["name"] == "stripe")
+    assert stripe["stopped"] is not None and "below the floor of 80.00%" in stripe["stopped"]
+    # Stopped after its first 10-20 payments: its units went to the control arm from then on.
+    assert 10 <= stripe["report"]["payments"] <= 25
+
+
+def test_the_cli_reports_an_experiment(shop: httpx.Client, merchant: tuple[str, str], database_url: str,
+                                       data_dir: Path) -> None:
+    experiment = _experiment(shop, {"processors": ["stripe"], "strategy": "rules_only"}, planned_sample_size=10)
+    for _ in range(30):
+        _pay(shop)
+    post(shop, f"/v1/routing/experiments/{experiment['id']}/stop", {}, key=None)
+    env = {**os.environ, **server_env(data_dir), "BASKETPAY_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "basketpay.cli.main", "experiments", "report", experiment["id"],
+               "--merchant", merchant[0]]
+    table = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    assert "stripe vs sandbox" in table and "control" in table and "against control" in table
+    report = json.loads(subprocess.run([*command, "--json"], env=env, capture_output=True, text=True,
+                                       check=True).stdout)
+    assert sum(arm["report"]["payments"] for arm in report["arms"]) == 30
+    assert report["comparisons"][0]["status"] in ("significant", "not_significant")  # past its planned size
