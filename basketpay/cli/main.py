@@ -13,6 +13,7 @@ import os
 
 import typer
 
+from basketpay.cli.simulate import simulate_app
 from basketpay.ledger.cli import ledger_app
 from basketpay.routing.experiments.cli import experiments_app
 from basketpay.settings import get_settings
@@ -23,6 +24,7 @@ app.add_typer(merchant_app, name="merchant")
 vault_app = typer.Typer(no_args_is_help=True, help="The card vault.")
 app.add_typer(vault_app, name="vault")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(simulate_app, name="simulate")
 app.add_typer(experiments_app, name="experiments")
 
 

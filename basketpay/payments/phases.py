@@ -76,12 +76,14 @@ def cascade_target(routing: Decision | None, tried: list[str], result: Processor
                    started: float) -> str | None:
     """The next processor for an authorization its last one soft-declined, while the routing
     decision's attempts and time budget last. Never after a hard decline, never after an
-    unknown outcome (resolved first, by the sweeper), never a processor tried already."""
+    unknown outcome (resolved first, by the sweeper), never a processor tried already or one
+    whose breaker is open."""
     if routing is None or result.outcome is not Outcome.DECLINED or classify(result.decline_code) is not SOFT:
         return None
     if len(tried) >= routing.max_attempts or (time.monotonic() - started) * 1000 >= routing.budget_ms:
         return None
-    return next((processor for processor in routing.processors if processor not in tried), None)
+    return next((candidate.processor for candidate in routing.candidates
+                 if candidate.processor not in tried and candidate.reason != "unavailable"), None)
 
 
 def segment_of(card: Card, currency: str) -> str:

@@ -71,7 +71,9 @@ def _conflicts(body: Mapping[str, Any], amount: int, currency: str, reference: s
 
 
 def _declined(decline_code: str, reference: str, amount: int) -> ProcessorResult:
-    decline = _DECLINES_BY_CODE.get(decline_code, _GENERIC)
+    # A code without a test card of its own (do_not_honor, try_again_later, …) keeps its name:
+    # routing retries soft declines elsewhere, and a generic decline would hide that it is one.
+    decline = _DECLINES_BY_CODE.get(decline_code) or Decline(_GENERIC.error_code, decline_code, _GENERIC.message)
     return ProcessorResult(Outcome.DECLINED, reference, amount, decline.error_code, decline.decline_code,
                            decline.message)
 
