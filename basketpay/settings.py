@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         description="Test seam: exit the process right after a processor call, before the commit.",
     )
 
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # BASKETPAY_REDIS_URL= switches Redis off for one process
 
     @model_validator(mode="after")
     def _default_connector_is_configured(self) -> Settings:

@@ -57,14 +57,13 @@ def run_simulation(settings: Settings, options: SimulationOptions, console: Cons
                    base_env: dict[str, str] | None = None) -> list[StrategyResult]:
     """Every strategy in `options` (the baseline first) on the same traffic; `base_env` is
     the API servers' environment (default: this data directory)."""
-    if settings.redis_url is not None:
-        raise ValueError("unset BASKETPAY_REDIS_URL: through Redis the strategies' servers would share health")
     names = [BASELINE, *(name for name in options.strategies if name != BASELINE)]
     payments = traffic(options.payments, options.seed)
     url = migrate(settings)
     keys = _merchant_keys(settings, names)
     sandboxes = SandboxProcesses().start()
-    env = {**(base_env or {"BASKETPAY_DATA_DIR": str(settings.data_dir)}), **SIMULATED_ENV,
+    # Each strategy starts with no health of its own: never shared through Redis, even when configured.
+    env = {**(base_env or {"BASKETPAY_DATA_DIR": str(settings.data_dir)}), **SIMULATED_ENV, "BASKETPAY_REDIS_URL": "",
            "BASKETPAY_STRIPE_API_BASE": sandboxes.urls["stripe"], "BASKETPAY_ADYEN_API_BASE": sandboxes.urls["adyen"]}
     try:
         return [_run_strategy(name, ServerProcess(url, env=env, log_path=settings.data_dir / "simulate-server.log"),

@@ -103,14 +103,14 @@ def test_an_outage_opens_the_breaker_payments_fail_over_and_it_recovers(
     faults = routed[1] + "/__sandbox/faults"
     httpx.post(faults, json={"outage": True}).raise_for_status()
     try:
-        during = [_pay(shop) for _ in range(CALLS_MIN + 3)]
+        during = [_pay(shop) for _ in range(CALLS_MIN + 5)]
     finally:
         httpx.post(faults, json={"outage": False}).raise_for_status()
     # The first calls reach the dead processor (their outcome unknown: 202, the sweeper resolves
     # them); once the breaker has seen enough failures (at most CALLS_MIN, fewer if the window
     # already held calls), payments go to the sandbox instead.
     failed_over = next(index for index, response in enumerate(during) if response.status_code == 200)
-    assert 1 <= failed_over <= CALLS_MIN
+    assert 1 <= failed_over <= CALLS_MIN + 2  # + what calls left before the batched outcomes were written
     assert all(response.status_code == 202 for response in during[:failed_over])
     assert all(r.status_code == 200 and r.json()["connector"] == "sandbox" for r in during[failed_over:])
     assert 'basketpay_routing_breaker_state{processor="stripe"} 2.0' in shop.get("/metrics").text
@@ -120,6 +120,16 @@ def test_an_outage_opens_the_breaker_payments_fail_over_and_it_recovers(
     assert _pay(shop).json()["connector"] == "stripe"
     for stuck in during[:failed_over]:  # the sweeper resolves what the outage left unknown
         _settled(shop, stuck.json()["id"])
+    _closed(shop, "stripe")  # the next tests route to stripe again
+
+
+def _closed(shop: httpx.Client, processor: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if f'basketpay_routing_breaker_state{{processor="{processor}"}} 0.0' in shop.get("/metrics").text:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{processor}'s breaker did not close")
 
 
 def _settled(shop: httpx.Client, intent_id: str) -> None:
