@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from basketpay.money import MoneyError, currency_exponent
-from basketpay.payments.schemas import AmountMinor, ObjectId, Text, _Strict
+from basketpay.payments.schemas import AmountMinor, LedgerCurrency, ObjectId, Text, _Strict
 
 POSTINGS_PER_ENTRY_MAX = 50
 ENTRIES_PER_REQUEST_MAX = 1000
@@ -19,21 +18,13 @@ Timestamp = Annotated[StrictInt, Field(ge=0, le=253402300799, description="Unix 
 
 class AccountCreate(_Strict):
     code: AccountCode = Field(description="e.g. customer_credit_liability:cus_123; unique per currency.")
-    currency: Text = Field(min_length=3, max_length=3)
+    currency: LedgerCurrency
     type: Literal["asset", "liability", "equity", "revenue", "expense"]
     guard: Literal["none", "non_negative"] = Field(
         default="none", description="non_negative: the available balance may never go below zero.")
     owner: Text | None = Field(default=None, max_length=255)
     description: Text | None = Field(default=None, max_length=1000)
 
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        try:
-            currency_exponent(value)
-        except MoneyError as error:
-            raise ValueError(str(error)) from error
-        return value.upper()
 
 
 class PostingIn(_Strict):

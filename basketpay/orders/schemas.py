@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, model_validator
 
-from basketpay.money import MoneyError, currency_exponent
-from basketpay.payments.schemas import Metadata, ObjectId, Text, _Strict
+from basketpay.payments.schemas import Currency, Metadata, ObjectId, Text, _Strict
 
 LINE_ID = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 EVENT_ID = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,128}$")]
@@ -60,7 +59,7 @@ class TenderIn(_Strict):
 
 
 class OrderCreate(_Strict):
-    currency: Text = Field(min_length=3, max_length=3)
+    currency: Currency
     customer: Text | None = Field(default=None, min_length=1, max_length=255,
                                   description="Needed for a credit tender: whose credit.")
     lines: list[LineIn] = Field(min_length=1, max_length=500)
@@ -71,14 +70,6 @@ class OrderCreate(_Strict):
                                             description="Unix seconds: the delivery slot of a scheduled order.")
     metadata: Metadata
 
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        try:
-            currency_exponent(value)
-        except MoneyError as error:
-            raise ValueError(str(error)) from error
-        return value.lower()
 
 
 class ItemEventIn(_Strict):

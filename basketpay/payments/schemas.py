@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
     StringConstraints,
-    field_validator,
 )
 
 from basketpay.money import MoneyError, currency_exponent
@@ -24,6 +24,22 @@ OBJECT_ID_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 ObjectId = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 AmountMinor = Annotated[StrictInt, Field(gt=0, le=INT64_MAX, description="Amount in the currency's minor unit.")]
+
+
+def _known_currency(value: str) -> str:
+    try:
+        currency_exponent(value)
+    except MoneyError as error:
+        raise ValueError(str(error)) from error
+    return value
+
+
+# An ISO 4217 code basketpay knows the exponent of: lower case in the payments API (as
+# Stripe's), upper case in the ledger (as on statements).
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"),
+                     AfterValidator(lambda value: _known_currency(value).lower())]
+LedgerCurrency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"),
+                           AfterValidator(lambda value: _known_currency(value).upper())]
 Metadata = Annotated[
     dict[Text, Text],
     Field(default_factory=dict, description="Up to 50 keys (40 characters) with values of up to 500."),
@@ -48,7 +64,7 @@ class PaymentMethodCreate(_Strict):
 
 class PaymentIntentCreate(_Strict):
     amount: AmountMinor
-    currency: Text = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. usd, jpy, kwd.")
+    currency: Currency = Field(description="ISO 4217 code, e.g. usd, jpy, kwd.")
     capture_method: Literal["automatic", "manual"] = "automatic"
     payment_method: ObjectId | None = None
     confirm: StrictBool = False
@@ -57,14 +73,6 @@ class PaymentIntentCreate(_Strict):
     off_session: StrictBool = Field(default=False, description="Merchant-initiated (shorter Visa validity).")
     metadata: Metadata
 
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        try:
-            currency_exponent(value)
-        except MoneyError as error:
-            raise ValueError(str(error)) from error
-        return value.lower()
 
 
 class PaymentIntentConfirm(_Strict):

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from basketpay.money import MoneyError, currency_exponent
-from basketpay.payments.schemas import AmountMinor, ObjectId, Text, _Strict
+from basketpay.payments.schemas import AmountMinor, LedgerCurrency, ObjectId, Text, _Strict
 
 
 class _Money(_Strict):
     amount: AmountMinor
-    currency: Text = Field(min_length=3, max_length=3)
+    currency: LedgerCurrency
 
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        try:
-            currency_exponent(value)
-        except MoneyError as error:
-            raise ValueError(str(error)) from error
-        return value.upper()
 
 
 class GiftCardIssue(_Money):
