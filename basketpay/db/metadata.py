@@ -37,6 +37,7 @@ def import_all_tables() -> MetaData:
     from basketpay.outbox import tables as _outbox  # noqa: F401
     from basketpay.payments import tables as _payments  # noqa: F401
     from basketpay.processor_events import tables as _processor_events  # noqa: F401
+    from basketpay.reconciliation import tables as _reconciliation  # noqa: F401
     from basketpay.routing import tables as _routing  # noqa: F401
     from basketpay.routing.experiments import tables as _experiments  # noqa: F401
     from basketpay.vault import tables as _vault  # noqa: F401

@@ -1,0 +1,1 @@
+"""Settlement file formats: each parser streams a file into normalised `SettlementRow`s."""

@@ -1,0 +1,170 @@
+"""Reconciliation: imported settlement files and their rows (as the processor reports
+them, normalised to signed minor units), the runs that match them against the payments'
+attempts, the matches, the breaks and how each was resolved; and the retailers'
+point-of-sale feeds with the mismatches found in them.
+
+`settlement_rows` is written by COPY and read by set-based matching, so it carries no
+foreign keys and one index: a million-row file imports in seconds.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from basketpay.db.metadata import created_at_column, metadata, sequence_column
+
+ROW_KINDS = ("charge", "refund", "fee", "payout", "adjustment")
+BREAK_CATEGORIES = ("missing_in_books", "missing_at_processor", "amount_mismatch", "currency_mismatch", "duplicate",
+                    "fee_discrepancy", "payout_total_mismatch", "timing")
+BREAK_STATUSES = ("open", "expected", "overdue", "resolved")
+RESOLUTIONS = ("accept", "write_off", "ignore", "settled")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    return CheckConstraint(f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")", name=column)
+
+
+settlement_files = Table(
+    "settlement_files",
+    metadata,
+    Column("id", Text, primary_key=True),
+    sequence_column(),
+    Column("merchant_id", Text, nullable=False),
+    Column("processor", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("source", Text, nullable=False),  # cli, api, scheduled
+    created_at_column(),
+    UniqueConstraint("merchant_id", "sha256"),  # a file imported twice changes nothing
+)
+
+settlement_rows = Table(
+    "settlement_rows",
+    metadata,
+    Column("file_id", Text, nullable=False),
+    Column("line", Integer, nullable=False),  # the file's line number (its header is line 1)
+    Column("merchant_id", Text, nullable=False),
+    Column("processor", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("row_reference", Text),  # the processor's id of this line (balance transaction, modification)
+    Column("payment_reference", Text),  # the processor's id of the payment (PaymentIntent, PSP reference)
+    Column("attempt_reference", Text),  # the reference basketpay sent with the operation, when the file has it
+    Column("currency", Text, nullable=False),
+    Column("gross", BigInteger, nullable=False),  # signed: a credit to the merchant is positive
+    Column("fee", BigInteger, nullable=False),  # positive: charged to the merchant
+    Column("net", BigInteger, nullable=False),
+    Column("expected_fee", BigInteger),  # the fee model's figure (reconciliation/fee_models.py)
+    Column("first_charge_fee", BigInteger, nullable=False, server_default="0"),  # due on a payment's first charge only
+    Column("batch", Text, nullable=False),  # the payout (Stripe) or batch number (Adyen) the row is paid in
+    Column("booked_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", Text),  # set when a run has reconciled the row
+    PrimaryKeyConstraint("file_id", "line"),
+    _one_of("kind", ROW_KINDS),
+    Index("ix_settlement_rows_unreconciled", "merchant_id", "processor", postgresql_where=text("run_id IS NULL")),
+)
+
+reconciliation_runs = Table(
+    "reconciliation_runs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    sequence_column(),
+    Column("merchant_id", Text, nullable=False),
+    Column("processor", Text, nullable=False),
+    Column("file_ids", JSONB, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),  # the latest booking the run saw
+    Column("summary", JSONB, nullable=False),  # counts, match rate, breaks by category, batches (report.py)
+    created_at_column(),
+)
+
+reconciliation_matches = Table(
+    "reconciliation_matches",
+    metadata,
+    Column("attempt_id", Text, primary_key=True),  # an attempt settles once: a second row for it is a duplicate
+    Column("merchant_id", Text, nullable=False),
+    Column("run_id", Text, nullable=False, index=True),
+    Column("file_id", Text, nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("batch", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),  # our side, signed as the row (refunds negative)
+    Column("fee", BigInteger, nullable=False),  # the fee posted for it
+    Column("rule", Text, nullable=False),  # how it matched: attempt_reference, payment_reference
+)
+
+reconciliation_breaks = Table(
+    "reconciliation_breaks",
+    metadata,
+    Column("id", Text, primary_key=True),
+    sequence_column(),
+    Column("merchant_id", Text, nullable=False),
+    Column("run_id", Text, nullable=False, index=True),
+    Column("processor", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),  # the amount at stake (the row's or the attempt's)
+    Column("difference", BigInteger, nullable=False),  # what resolving it moves into clearing: theirs - ours
+    Column("batch", Text),
+    Column("file_id", Text),
+    Column("line", Integer),
+    Column("attempt_id", Text),
+    Column("payment_intent_id", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),  # for ageing
+    Column("detail", JSONB, nullable=False),
+    Column("resolution", Text),
+    Column("reason", Text),
+    Column("ledger_entry_id", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+    created_at_column(),
+    _one_of("category", BREAK_CATEGORIES),
+    _one_of("status", BREAK_STATUSES),
+    _one_of("resolution", RESOLUTIONS),
+    Index("ix_reconciliation_breaks_open", "merchant_id", "category",
+          postgresql_where=text("status <> 'resolved'")),
+    Index("ix_reconciliation_breaks_attempt", "attempt_id", postgresql_where=text("attempt_id IS NOT NULL")),
+)
+
+pos_feeds = Table(
+    "pos_feeds",
+    metadata,
+    Column("id", Text, primary_key=True),
+    sequence_column(),
+    Column("merchant_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("summary", JSONB, nullable=False),
+    created_at_column(),
+    UniqueConstraint("merchant_id", "sha256"),
+)
+
+pos_transactions = Table(
+    "pos_transactions",
+    metadata,
+    Column("feed_id", Text, nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("merchant_id", Text, nullable=False),
+    Column("store", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("card_last4", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("tax", BigInteger, nullable=False),
+    Column("order_id", Text),  # the order whose card authorization it matched
+    Column("status", Text, nullable=False),  # matched, total_mismatch, tax_mismatch, unmatched
+    Column("detail", JSONB, nullable=False),
+    PrimaryKeyConstraint("feed_id", "line"),
+    _one_of("status", ("matched", "total_mismatch", "tax_mismatch", "unmatched")),
+)
