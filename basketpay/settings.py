@@ -137,6 +137,16 @@ class Settings(BaseSettings):
     routing_health_refresh_seconds: float = Field(default=0.5, gt=0,
                                                   description="How often a process reads the shared health (Redis).")
 
+    reconciliation_lookback_days: float = Field(
+        default=35.0, gt=0, description="A settlement line is matched against attempts at most this much older.")
+    reconciliation_settlement_days: float = Field(
+        default=1.0, ge=0, description="A line booked later than this after basketpay's capture is a timing break.")
+    reconciliation_overdue_days: float = Field(
+        default=3.0, gt=0,
+        description="A capture or refund the processor has not settled is expected until this old, then overdue.")
+    reconciliation_pull_dir: str | None = Field(
+        default=None, description="Where the daily pull asks each sandbox processor to write its settlement files.")
+
     log_level: str = "INFO"
     fault_crash_after_processor_call: bool = Field(
         default=False,

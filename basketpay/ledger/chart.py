@@ -13,6 +13,8 @@ accounts' deterministic ids (so a hot path can name an account without looking i
 | tips_payable | liability | credited by a captured tip (owed to the shopper), debited when paid out |
 | platform_revenue:delivery_fees, platform_revenue:service_fees | revenue | credited by the platform's fees on an order |
 | refunds | expense | debited by refunds the platform absorbs (not charged back to the retailer) |
+| settlement_adjustments | expense | the other side of an accepted reconciliation break (what the processor's figure changed in clearing) |
+| settlement_write_offs | expense | the other side of a written-off reconciliation break |
 | snap_ebt_clearing | asset | debited by an EBT capture, credited by the EBT processor's settlement |
 | gift_card_liability | liability | credited when gift cards are sold or loaded, debited when redeemed |
 | customer_credit_liability | liability | credited when a customer is granted credit, debited when it is spent |
@@ -73,6 +75,8 @@ _MARKETPLACE = (
     AccountSpec("platform_revenue:service_fees", "revenue", True, "Service fees earned."),
     AccountSpec("refunds", "expense", False, "Refunds the platform absorbs."),
     AccountSpec("customer_credit_grants", "expense", False, "Credit the platform gives customers (goodwill)."),
+    AccountSpec("settlement_adjustments", "expense", False, "Accepted reconciliation breaks (clearing adjusted)."),
+    AccountSpec("settlement_write_offs", "expense", False, "Written-off reconciliation breaks."),
     AccountSpec("snap_ebt_clearing", "asset", False, "SNAP EBT captures until the EBT processor settles."),
     AccountSpec("gift_card_liability", "liability", False, "Gift card balances outstanding."),
     AccountSpec("customer_credit_liability", "liability", False, "Customer credit balances outstanding."),

@@ -118,6 +118,9 @@ payment_attempts = Table(
     CheckConstraint("amount >= 0", name="amount_not_negative"),
     Index("ix_payment_attempts_pending", "created_at", postgresql_where=text("status = 'pending'")),
     Index("ix_payment_attempts_merchant_key", "merchant_id", "idempotency_key"),
+    # Reconciliation's "what should the processor have settled since": money-moving attempts only.
+    Index("ix_payment_attempts_settling", "merchant_id", "connector", "completed_at",
+          postgresql_where=text("status = 'succeeded' AND operation IN ('capture', 'sale', 'refund')")),
 )
 
 REFUND_STATUSES = ("pending", "succeeded", "failed")

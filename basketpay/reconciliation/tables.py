@@ -46,9 +46,13 @@ settlement_files = Table(
     Column("name", Text, nullable=False),
     Column("sha256", Text, nullable=False),
     Column("rows", Integer, nullable=False),
+    Column("first_booked_at", DateTime(timezone=True)),
+    Column("last_booked_at", DateTime(timezone=True)),
     Column("source", Text, nullable=False),  # cli, api, scheduled
+    Column("run_id", Text),  # the run that reconciled the file's rows
     created_at_column(),
     UniqueConstraint("merchant_id", "sha256"),  # a file imported twice changes nothing
+    Index("ix_settlement_files_unreconciled", "merchant_id", "processor", postgresql_where=text("run_id IS NULL")),
 )
 
 settlement_rows = Table(
@@ -70,10 +74,8 @@ settlement_rows = Table(
     Column("first_charge_fee", BigInteger, nullable=False, server_default="0"),  # due on a payment's first charge only
     Column("batch", Text, nullable=False),  # the payout (Stripe) or batch number (Adyen) the row is paid in
     Column("booked_at", DateTime(timezone=True), nullable=False),
-    Column("run_id", Text),  # set when a run has reconciled the row
     PrimaryKeyConstraint("file_id", "line"),
     _one_of("kind", ROW_KINDS),
-    Index("ix_settlement_rows_unreconciled", "merchant_id", "processor", postgresql_where=text("run_id IS NULL")),
 )
 
 reconciliation_runs = Table(
@@ -98,9 +100,13 @@ reconciliation_matches = Table(
     Column("file_id", Text, nullable=False),
     Column("line", Integer, nullable=False),
     Column("batch", Text, nullable=False),
+    Column("payment_reference", Text),  # the processor's payment id: a later row for it may be a duplicate
+    Column("kind", Text, nullable=False),  # charge, refund, fee
     Column("amount", BigInteger, nullable=False),  # our side, signed as the row (refunds negative)
     Column("fee", BigInteger, nullable=False),  # the fee posted for it
-    Column("rule", Text, nullable=False),  # how it matched: attempt_reference, payment_reference
+    Column("rule", Text, nullable=False),  # how it matched (matching.py)
+    Index("ix_reconciliation_matches_payment_reference", "payment_reference",
+          postgresql_where=text("payment_reference IS NOT NULL")),
 )
 
 reconciliation_breaks = Table(
@@ -134,6 +140,9 @@ reconciliation_breaks = Table(
     Index("ix_reconciliation_breaks_open", "merchant_id", "category",
           postgresql_where=text("status <> 'resolved'")),
     Index("ix_reconciliation_breaks_attempt", "attempt_id", postgresql_where=text("attempt_id IS NOT NULL")),
+    # One open "missing at the processor" per attempt: each run refreshes it (expected, then overdue).
+    Index("uq_reconciliation_breaks_awaited", "attempt_id", unique=True,
+          postgresql_where=text("category = 'missing_at_processor' AND status <> 'resolved'")),
 )
 
 pos_feeds = Table(

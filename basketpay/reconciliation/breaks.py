@@ -1,0 +1,124 @@
+"""Classifying what matching left, as break rows of the run (set-based SQL over the
+temporary tables of matching.py). Every break says what resolving it would move into
+the processor's clearing account (`difference`, theirs − ours, and `detail.legs` per
+currency): once each break of a batch is resolved, the batch's clearing nets to zero.
+
+  amount_mismatch       paired, another amount: difference = their gross − ours
+  currency_mismatch     paired, another currency: ours out of clearing, their net in
+  fee_discrepancy       paired, fee ≠ the fee model's: the model's fee is posted;
+                        difference = model − actual
+  timing                paired, booked later than the settlement window after ours (no money)
+  duplicate             a line repeating a settled one: difference = its net (paid twice)
+  missing_in_books      a line no attempt explains: difference = its net
+  payout_total_mismatch a batch's payout ≠ the sum of its lines' nets: payout − sum
+  missing_at_processor  ours, not settled: expected until the cut-off, then overdue;
+                        difference = − our amount. Settled later: resolved ("settled")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from psycopg import AsyncConnection
+
+__all__ = ["classify"]
+
+_NEW_ID = "'rb_' || replace(gen_random_uuid()::text, '-', '')"
+
+_SETTLED = """
+CREATE TEMP TABLE settled ON COMMIT DROP AS
+SELECT p.file_id, p.line, p.attempt_id, p.rule, r.batch, r.kind, r.currency, r.gross, r.fee, r.net, r.booked_at,
+       r.payment_reference, o.payment_intent_id, o.amount AS our_amount, o.currency AS our_currency, o.completed_at,
+       CASE WHEN r.expected_fee IS NULL OR p.rule = 'currency_mismatch' THEN NULL
+            ELSE r.expected_fee + CASE WHEN coalesce(o.first_charge, false) THEN r.first_charge_fee ELSE 0 END
+       END AS expected_fee
+FROM pairs p JOIN run_rows r ON r.file_id = p.file_id AND r.line = p.line LEFT JOIN ours o ON o.attempt_id = p.attempt_id"""
+
+_INSERT = f"""
+INSERT INTO reconciliation_breaks (id, merchant_id, run_id, processor, category, status, currency, amount, difference,
+                                   batch, file_id, line, attempt_id, payment_intent_id, occurred_at, detail)
+SELECT {_NEW_ID}, %(merchant_id)s, %(run_id)s, %(processor)s, {{category}}, 'open', {{currency}}, {{amount}},
+       {{difference}}, batch, file_id, line, {{attempt}}, {{intent}}, {{occurred}},
+       jsonb_build_object('legs', {{legs}}, 'row_reference', {{row_reference}}{{detail}})
+FROM {{source}} WHERE {{where}}"""
+
+
+def _from_settled(category: str, difference: str, where: str, detail: str, legs: str | None = None) -> str:
+    return _INSERT.format(
+        category=f"'{category}'", currency="currency", amount="gross", difference=difference, attempt="attempt_id",
+        intent="payment_intent_id", occurred="coalesce(completed_at, booked_at)", row_reference="NULL",
+        legs=legs or f"jsonb_build_array(jsonb_build_array(currency, {difference}))", detail=detail,
+        source="settled", where=where)
+
+
+_AMOUNT = _from_settled(
+    "amount_mismatch", "gross - our_amount", "rule = 'amount_mismatch'",
+    ", 'ours', our_amount, 'theirs', gross, 'booked_at', booked_at")
+_CURRENCY = _from_settled(
+    "currency_mismatch", "-our_amount", "rule = 'currency_mismatch'",
+    ", 'ours', jsonb_build_array(our_currency, our_amount), 'theirs', jsonb_build_array(currency, gross)",
+    legs="jsonb_build_array(jsonb_build_array(our_currency, -our_amount), jsonb_build_array(currency, net))")
+_FEE = _from_settled(
+    "fee_discrepancy", "expected_fee - fee", "expected_fee IS NOT NULL AND expected_fee <> fee",
+    ", 'expected_fee', expected_fee, 'fee', fee")
+_TIMING = _from_settled(
+    "timing", "0", "completed_at IS NOT NULL AND booked_at - completed_at > %(window)s",
+    ", 'completed_at', completed_at, 'booked_at', booked_at", legs="jsonb_build_array()")
+
+
+def _from_leftover(category: str, where: str, detail: str) -> str:
+    return _INSERT.format(
+        category=f"'{category}'", currency="l.currency", amount="l.gross", difference="l.net",
+        attempt="d.original_attempt_id", intent="NULL", occurred="l.booked_at", row_reference="l.row_reference",
+        legs="jsonb_build_array(jsonb_build_array(l.currency, l.net))", detail=detail,
+        source="leftover l LEFT JOIN duplicates d ON d.file_id = l.file_id AND d.line = l.line",
+        where=where + " AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.file_id = l.file_id AND p.line = l.line)",
+    ).replace("batch, file_id, line", "l.batch, l.file_id, l.line")
+
+
+_DUPLICATE = _from_leftover("duplicate", "d.line IS NOT NULL", ", 'kind', l.kind, 'payment_reference', "
+                            "l.payment_reference, 'fee', l.fee")
+_MISSING_IN_BOOKS = _from_leftover("missing_in_books", "d.line IS NULL", ", 'kind', l.kind, 'payment_reference', "
+                                   "l.payment_reference, 'fee', l.fee")
+
+_PAYOUTS = f"""
+INSERT INTO reconciliation_breaks (id, merchant_id, run_id, processor, category, status, currency, amount, difference,
+                                   batch, occurred_at, detail)
+SELECT {_NEW_ID}, %(merchant_id)s, %(run_id)s, %(processor)s, 'payout_total_mismatch', 'open', currency, paid,
+       paid - lines_net, batch, booked_at,
+       jsonb_build_object('legs', jsonb_build_array(jsonb_build_array(currency, paid - lines_net)),
+                          'paid', paid, 'lines_net', lines_net)
+FROM (SELECT batch, currency, max(booked_at) AS booked_at, coalesce(sum(net) FILTER (WHERE kind <> 'payout'), 0)
+             AS lines_net, -sum(net) FILTER (WHERE kind = 'payout') AS paid
+      FROM run_rows GROUP BY batch, currency) totals
+WHERE paid IS NOT NULL AND paid <> lines_net"""
+
+_SETTLED_AT_LAST = """
+UPDATE reconciliation_breaks b SET status = 'resolved', resolution = 'settled', resolved_at = now(),
+       reason = 'settled in run ' || %(run_id)s
+FROM pairs p WHERE b.attempt_id = p.attempt_id AND b.category = 'missing_at_processor' AND b.status <> 'resolved'"""
+
+_AWAITED = f"""
+INSERT INTO reconciliation_breaks (id, merchant_id, run_id, processor, category, status, currency, amount, difference,
+                                   attempt_id, payment_intent_id, occurred_at, detail)
+SELECT {_NEW_ID}, %(merchant_id)s, %(run_id)s, %(processor)s, 'missing_at_processor',
+       CASE WHEN %(as_of)s - o.completed_at > %(cutoff)s THEN 'overdue' ELSE 'expected' END, o.currency, o.amount,
+       -o.amount, o.attempt_id, o.payment_intent_id, o.completed_at,
+       jsonb_build_object('legs', jsonb_build_array(jsonb_build_array(o.currency, -o.amount)), 'kind', o.kind,
+                          'payment_reference', o.payment_reference)
+FROM ours o
+WHERE o.completed_at <= %(as_of)s AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.attempt_id = o.attempt_id)
+ON CONFLICT (attempt_id) WHERE category = 'missing_at_processor' AND status <> 'resolved'
+DO UPDATE SET status = EXCLUDED.status"""
+
+
+async def classify(connection: AsyncConnection[Any], params: dict[str, Any]) -> None:
+    """`params`: merchant_id, run_id, processor, as_of, window (timing), cutoff (overdue) as timedeltas."""
+    for statement in (_SETTLED, "ANALYZE settled", _AMOUNT, _CURRENCY, _FEE, _TIMING, _DUPLICATE, _MISSING_IN_BOOKS,
+                      _PAYOUTS, _SETTLED_AT_LAST, _AWAITED):
+        await connection.execute(statement, params if "%(" in statement else None)
+
+
+def window_params(settlement_days: float, overdue_days: float) -> dict[str, dt.timedelta]:
+    return {"window": dt.timedelta(days=settlement_days), "cutoff": dt.timedelta(days=overdue_days)}

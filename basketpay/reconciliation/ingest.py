@@ -1,0 +1,134 @@
+"""Importing a settlement file: all of it or nothing, once.
+
+The file's SHA-256 names it: a file imported before (by any route: CLI, API, the daily
+pull) is answered with the earlier import and changes nothing. Otherwise its lines are
+parsed as they stream in and COPYed into `settlement_rows` inside one transaction; the
+first bad line raises `FileRejected` (line and column) and the transaction rolls back.
+Memory stays flat whatever the file's size: one chunk of COPY text at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
+
+from basketpay.db.database import Database
+from basketpay.ids import new_id
+from basketpay.reconciliation.copy_text import copy_line
+from basketpay.reconciliation.fee_models import FeeModels
+from basketpay.reconciliation.formats.detect import read
+from basketpay.reconciliation.formats.rows import FileRejected, SettlementRow
+
+__all__ = ["Imported", "file_digest", "import_file"]
+
+ROW_COLUMNS = ("file_id", "line", "merchant_id", "processor", "kind", "row_reference", "payment_reference",
+               "attempt_reference", "currency", "gross", "fee", "net", "expected_fee", "first_charge_fee", "batch",
+               "booked_at")
+_COPY = f"COPY settlement_rows ({', '.join(ROW_COLUMNS)}) FROM STDIN"
+_CHUNK_LINES = 5000
+_EXISTING = """SELECT id, processor, format, name, rows FROM settlement_files
+WHERE merchant_id = %(merchant_id)s AND sha256 = %(sha256)s"""
+_INSERT_FILE = """INSERT INTO settlement_files (id, merchant_id, processor, format, name, sha256, rows, source)
+VALUES (%(id)s, %(merchant_id)s, %(processor)s, %(format)s, %(name)s, %(sha256)s, 0, %(source)s)"""
+_FINISH_FILE = """UPDATE settlement_files SET processor = %s, format = %s, rows = %s, first_booked_at = %s,
+last_booked_at = %s WHERE id = %s"""
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    file_id: str
+    processor: str
+    format: str
+    name: str
+    rows: int
+    already_imported: bool
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        try:
+            yield from file
+        except UnicodeDecodeError as error:
+            raise FileRejected(f"the file is not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+async def _existing(connection: AsyncConnection[Any], merchant_id: str, sha256: str) -> Imported | None:
+    row = await (await connection.execute(_EXISTING, {"merchant_id": merchant_id, "sha256": sha256})).fetchone()
+    return None if row is None else Imported(row.id, row.processor, row.format, row.name, row.rows, True)
+
+
+@dataclass(slots=True)
+class _Span:
+    rows: int = 0
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+
+    def add(self, booked_at: dt.datetime) -> None:
+        self.rows += 1
+        if self.first is None or booked_at < self.first:
+            self.first = booked_at
+        if self.last is None or booked_at > self.last:
+            self.last = booked_at
+
+
+def _copy_chunks(rows: Iterable[SettlementRow], prefix: tuple[str, str, str], fees: FeeModels,
+                 span: _Span) -> Iterator[str]:
+    """COPY text in chunks; `span` counts the lines and their booking dates on the way."""
+    chunk: list[str] = []
+    processor = prefix[2]
+    for row in rows:
+        chunk.append(copy_line(prefix, row, fees.expected(processor, row)))
+        span.add(row.booked_at)
+        if len(chunk) >= _CHUNK_LINES:
+            yield "".join(chunk)
+            chunk = []
+    yield "".join(chunk)
+
+
+async def _write_rows(connection: AsyncConnection[Any], file_id: str, merchant_id: str, path: Path,
+                      fees: FeeModels) -> tuple[str, str, _Span]:
+    parser, rows = read(_text_lines(path))
+    span = _Span()
+    async with connection.cursor().copy(_COPY) as copy:
+        for text in _copy_chunks(rows, (file_id, merchant_id, parser.processor), fees, span):
+            if text:
+                await copy.write(text)
+    return parser.processor, parser.format, span
+
+
+async def import_file(db: Database, merchant_id: str, path: Path, *, source: str, name: str | None = None,
+                      fees: FeeModels | None = None) -> Imported:
+    """Import `path` for `merchant_id`; raises FileRejected (nothing written) for a bad file."""
+    sha256, name = file_digest(path), name or path.name
+    async with db.connection() as connection:
+        if (found := await _existing(connection, merchant_id, sha256)) is not None:
+            return found
+    file_id = new_id("sf")
+    try:
+        async with db.transaction() as connection:
+            head = {"id": file_id, "merchant_id": merchant_id, "name": name, "sha256": sha256, "source": source,
+                    "processor": "", "format": ""}
+            await connection.execute(_INSERT_FILE, head)
+            processor, format_, span = await _write_rows(connection, file_id, merchant_id, path, fees or FeeModels())
+            await connection.execute(_FINISH_FILE, (processor, format_, span.rows, span.first, span.last, file_id))
+    except UniqueViolation:  # the same file, imported at the same moment by another route
+        async with db.connection() as connection:
+            found = await _existing(connection, merchant_id, sha256)
+        assert found is not None
+        return found
+    return Imported(file_id, processor, format_, name, span.rows, False)

@@ -1,0 +1,70 @@
+"""A reconciliation run: every imported, not yet reconciled file of one merchant and
+processor, matched, classified, posted and summarised in one transaction (so a crash
+leaves the files waiting for the next run, and two runs never interleave: an advisory
+lock per merchant and processor).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from basketpay.db.database import Database
+from basketpay.ids import new_id
+from basketpay.reconciliation.breaks import classify, window_params
+from basketpay.reconciliation.matching import match
+from basketpay.reconciliation.postings import post_batches, record_matches
+from basketpay.reconciliation.summary import summarize
+
+__all__ = ["RunOptions", "reconcile"]
+
+_FILES = """SELECT id, name, first_booked_at, last_booked_at FROM settlement_files
+WHERE merchant_id = %s AND processor = %s AND run_id IS NULL ORDER BY seq"""
+_INSERT_RUN = """INSERT INTO reconciliation_runs (id, merchant_id, processor, file_ids, as_of, summary)
+VALUES (%(id)s, %(merchant_id)s, %(processor)s, %(file_ids)s, %(as_of)s, %(summary)s)"""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    lookback_days: float = 35.0
+    settlement_days: float = 1.0
+    overdue_days: float = 3.0
+    hot_buckets: int = 16
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RunOptions:
+        return cls(settings.reconciliation_lookback_days, settings.reconciliation_settlement_days,
+                   settings.reconciliation_overdue_days, settings.ledger_hot_account_buckets)
+
+
+async def _lock(connection: AsyncConnection[Any], merchant_id: str, processor: str) -> None:
+    await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                             (f"reconciliation:{merchant_id}:{processor}",))
+
+
+async def reconcile(db: Database, merchant_id: str, processor: str, options: RunOptions) -> dict[str, Any] | None:
+    """Run over the waiting files; their summary (report.py renders it), or None if none waited."""
+    async with db.transaction() as connection:
+        await _lock(connection, merchant_id, processor)
+        files = await (await connection.execute(_FILES, (merchant_id, processor))).fetchall()
+        booked = [row for row in files if row.first_booked_at is not None]
+        if not files:
+            return None
+        now = dt.datetime.now(dt.UTC)
+        first = min((row.first_booked_at for row in booked), default=now)
+        as_of = max((row.last_booked_at for row in booked), default=now)
+        run_id, file_ids = new_id("rr"), [row.id for row in files]
+        await match(connection, merchant_id, processor, file_ids, first - dt.timedelta(days=options.lookback_days))
+        params = {"merchant_id": merchant_id, "processor": processor, "run_id": run_id, "as_of": as_of,
+                  **window_params(options.settlement_days, options.overdue_days)}
+        await classify(connection, params)
+        batches = await post_batches(connection, merchant_id, processor, run_id, options.hot_buckets)
+        await record_matches(connection, merchant_id, run_id)
+        summary = await summarize(connection, params, [row.name for row in files], batches, now)
+        await connection.execute(_INSERT_RUN, {"id": run_id, "merchant_id": merchant_id, "processor": processor,
+                                               "file_ids": file_ids, "as_of": as_of, "summary": summary})
+        await connection.execute("UPDATE settlement_files SET run_id = %s WHERE id = ANY(%s)", (run_id, file_ids))
+    return summary

@@ -1,0 +1,96 @@
+"""A run's summary, stored with the run and rendered by report.py: how many lines
+matched, the breaks by category (count, amount at stake, difference to clearing), each
+batch's posting and what is left in its clearing, and the ageing of everything still
+unreconciled for the merchant and processor.
+
+A batch's `unexplained` is its clearing after the run less what its breaks would move:
+zero means every cent of the batch is either matched or named by a break.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from psycopg import AsyncConnection
+
+__all__ = ["AGEING_BUCKETS", "summarize"]
+
+AGEING_BUCKETS = ((1, "0-1 d"), (3, "1-3 d"), (7, "3-7 d"), (30, "7-30 d"), (None, "30+ d"))
+CLEAN_RULES = ("attempt_reference", "payment_reference", "fee")
+
+_COUNTS = """
+SELECT (SELECT count(*) FROM run_rows WHERE kind <> 'payout') AS lines,
+       (SELECT count(*) FROM run_rows WHERE kind = 'payout') AS payouts,
+       (SELECT count(*) FROM pairs WHERE rule = ANY(%(clean)s)) AS matched"""
+_BREAKS = """
+SELECT category, status, currency, count(*) AS count, sum(abs(amount))::bigint AS amount,
+       sum(difference)::bigint AS difference
+FROM reconciliation_breaks WHERE run_id = %(run_id)s OR (category = 'missing_at_processor' AND id IN (
+    SELECT id FROM reconciliation_breaks WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s
+      AND category = 'missing_at_processor' AND status <> 'resolved'))
+GROUP BY category, status, currency ORDER BY category, status, currency"""
+_BATCH_LINES = """
+SELECT batch, currency, count(*) FILTER (WHERE kind <> 'payout') AS lines,
+       coalesce(sum(gross) FILTER (WHERE kind <> 'payout'), 0)::bigint AS gross,
+       coalesce(sum(fee) FILTER (WHERE kind <> 'payout'), 0)::bigint AS fees
+FROM run_rows GROUP BY batch, currency"""
+_BATCH_OURS = """SELECT batch, currency, coalesce(sum(our_amount), 0)::bigint AS ours FROM settled
+WHERE rule <> 'currency_mismatch' GROUP BY batch, currency"""
+_BATCH_BREAKS = """
+SELECT batch, leg->>0 AS currency, sum((leg->>1)::bigint)::bigint AS difference
+FROM reconciliation_breaks, jsonb_array_elements(detail->'legs') AS leg
+WHERE run_id = %(run_id)s AND batch IS NOT NULL GROUP BY batch, leg->>0"""
+_AGEING = """
+SELECT currency, occurred_at, difference FROM reconciliation_breaks
+WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s AND status <> 'resolved' AND difference <> 0"""
+
+
+def _bucket(age: dt.timedelta) -> str:
+    return next(label for days, label in AGEING_BUCKETS if days is None or age < dt.timedelta(days=days))
+
+
+async def _rows(connection: AsyncConnection[Any], statement: str, params: dict[str, Any]) -> list[Any]:
+    return await (await connection.execute(statement, params)).fetchall()
+
+
+async def _batches(connection: AsyncConnection[Any], params: dict[str, Any],
+                   posted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    lines = {(r.batch, r.currency): r for r in await _rows(connection, _BATCH_LINES, params)}
+    ours = {(r.batch, r.currency): r.ours for r in await _rows(connection, _BATCH_OURS, params)}
+    breaks = {(r.batch, r.currency): r.difference for r in await _rows(connection, _BATCH_BREAKS, params)}
+    result = []
+    for item in posted:
+        key = (item["batch"], item["currency"])
+        clearing = ours.get(key, 0) - item["fees_posted"] - item["paid"]
+        line = lines.get(key)
+        result.append({**item, "lines": line.lines if line else 0, "gross": line.gross if line else 0,
+                       "fees": line.fees if line else 0, "clearing": clearing,
+                       "unexplained": clearing + breaks.get(key, 0)})
+    return result
+
+
+async def _ageing(connection: AsyncConnection[Any], params: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
+    totals: dict[tuple[str, str], list[int]] = {}
+    for row in await _rows(connection, _AGEING, params):
+        entry = totals.setdefault((_bucket(now - row.occurred_at), row.currency), [0, 0])
+        entry[0] += 1
+        entry[1] += abs(row.difference)
+    order = [label for _, label in AGEING_BUCKETS]
+    return [{"age": age, "currency": currency, "count": count, "amount": amount}
+            for (age, currency), (count, amount) in sorted(totals.items(), key=lambda i: (order.index(i[0][0]), i[0][1]))]
+
+
+async def summarize(connection: AsyncConnection[Any], params: dict[str, Any], files: list[str],
+                    posted: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
+    counts = (await _rows(connection, _COUNTS, {"clean": list(CLEAN_RULES)}))[0]
+    breaks = [{"category": r.category, "status": r.status, "currency": r.currency, "count": r.count,
+               "amount": r.amount, "difference": r.difference} for r in await _rows(connection, _BREAKS, params)]
+    return {
+        "run_id": params["run_id"], "merchant_id": params["merchant_id"], "processor": params["processor"],
+        "as_of": params["as_of"].isoformat(), "created_at": now.isoformat(), "files": files,
+        "lines": counts.lines, "payouts": counts.payouts, "matched": counts.matched,
+        "match_rate": round(counts.matched / counts.lines, 6) if counts.lines else 1.0,
+        "breaks": breaks, "batches": await _batches(connection, params, posted),
+        "ageing": await _ageing(connection, params, now),
+    }
