@@ -35,6 +35,7 @@ from basketpay.sandboxes.adyen_api.wire import (
 )
 from basketpay.sandboxes.behaviour import behaviour_endpoint
 from basketpay.sandboxes.faults import DroppedReply, Faults, faults_endpoint_for
+from basketpay.sandboxes.settlement_faults import SettlementFaults, settlement_faults_endpoint
 
 REQUEST_BODY_BYTES_MAX = 64 * 1024
 IDEMPOTENCY_KEY_LENGTH_MAX = 64  # Adyen's documented maximum
@@ -175,7 +176,11 @@ def create_app(config: AdyenSandboxConfig | None = None) -> FastAPI:
             return JSONResponse(payment.snapshot())
 
     app.add_api_route("/__sandbox/faults", faults_endpoint_for(faults), methods=["GET", "POST"])
-    app.add_api_route("/__sandbox/settlement", settlement_route(store, config.settlement_dir), methods=["POST"])
+    settlement_faults = SettlementFaults()
+    app.add_api_route("/__sandbox/settlement", settlement_route(store, config.settlement_dir, settlement_faults),
+                      methods=["POST"])
+    app.add_api_route("/__sandbox/settlement_faults", settlement_faults_endpoint(settlement_faults),
+                      methods=["GET", "POST"])
     app.add_api_route("/__sandbox/behaviour", behaviour_endpoint(store), methods=["GET", "POST"])
 
     @app.get("/__sandbox/notifications")

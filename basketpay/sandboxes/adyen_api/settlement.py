@@ -5,6 +5,9 @@ closed by a MerchantPayout row paying the batch's net. Amounts in files are majo
 
 On every Settled, Refunded and Fee row, with credits positive and debits negative:
 Net = Gross - Commission - Markup - Scheme Fees - Interchange.
+
+A day's report holds the lines booked that day. Injected settlement faults
+(sandboxes/settlement_faults) change the report, never the journal.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from fastapi.responses import JSONResponse
 
 from basketpay.invariant import invariant
 from basketpay.money import format_major
+from basketpay.sandboxes.adyen_api.settlement_faults import settled_lines
 from basketpay.sandboxes.fees import AdyenFees, AdyenFeeSplit
+from basketpay.sandboxes.settlement_faults import SettlementFault, SettlementFaults
 
 if TYPE_CHECKING:
     from basketpay.sandboxes.adyen_api.payments import Modification, Payment
@@ -58,10 +63,15 @@ class JournalLine:
     fees: AdyenFeeSplit
     modification_reference: str
     modification_merchant_reference: str
+    booked: dt.datetime | None = None  # UTC; None: when created; later only when settled late
 
     @property
     def net(self) -> int:
         return self.gross - self.fees.total
+
+    @property
+    def booked_at(self) -> dt.datetime:
+        return self.created if self.booked is None else self.booked
 
 
 def _method(payment: Payment) -> tuple[str, str]:
@@ -98,14 +108,14 @@ def _debit_credit(amount: int, currency: str) -> list[str]:
 
 
 def _row(line: JournalLine, batch: int) -> list[str]:
-    created, cur = line.created.strftime(TIME_FORMAT), line.currency
+    created, booked, cur = line.created.strftime(TIME_FORMAT), line.booked_at.strftime(TIME_FORMAT), line.currency
     fees = [format_major(v, cur) if v else "" for v in (line.fees.commission, line.fees.markup,
                                                         line.fees.scheme_fees, line.fees.interchange)]
     gross = _debit_credit(line.gross, cur)
     return [COMPANY_ACCOUNT, line.merchant_account, line.psp_reference, line.merchant_reference, line.payment_method,
             created, "UTC", line.type, line.modification_reference, cur if line.gross else "", *gross,
             "1" if line.gross else "", cur, *_debit_credit(line.net, cur), *fees, line.variant, str(batch),
-            *([""] * 7), line.modification_merchant_reference, created, "UTC"]
+            *([""] * 7), line.modification_merchant_reference, booked, "UTC"]
 
 
 def _payout_row(merchant_account: str, currency: str, net: int, day: dt.date, batch: int) -> list[str]:
@@ -116,10 +126,12 @@ def _payout_row(merchant_account: str, currency: str, net: int, day: dt.date, ba
             closed, "UTC"]
 
 
-def write_daily_files(source: Store | Sequence[JournalLine], day: dt.date, out_dir: Path) -> list[Path]:
-    """Write `day`'s (UTC) report; the same journal always gives the same file."""
-    journal = source if isinstance(source, Sequence) else source.ledger
-    todays = [line for line in journal if line.created.date() == day]
+def write_daily_files(source: Store | Sequence[JournalLine], day: dt.date, out_dir: Path, *,
+                      faults: Sequence[SettlementFault] = ()) -> list[Path]:
+    """Write `day`'s (UTC) report, as altered by `faults`; the same journal and faults always
+    give the same file."""
+    journal = settled_lines(source if isinstance(source, Sequence) else source.ledger, faults)
+    todays = [line for line in journal if line.booked_at.date() == day]
     batch = (day - BATCH_EPOCH).days
     rows: list[list[str]] = []
     for account, currency in sorted({(line.merchant_account, line.currency) for line in todays}):
@@ -137,8 +149,11 @@ def write_daily_files(source: Store | Sequence[JournalLine], day: dt.date, out_d
     return [path]
 
 
-def settlement_route(store: Store, settlement_dir: str | None) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """Sandbox-only: `POST /__sandbox/settlement?date=YYYY-MM-DD` writes that day's report."""
+def settlement_route(store: Store, settlement_dir: str | None,
+                     faults: SettlementFaults | None = None) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """Sandbox-only: `POST /__sandbox/settlement?date=YYYY-MM-DD` writes that day's report,
+    with the faults set by `POST /__sandbox/settlement_faults`."""
+    injected = SettlementFaults() if faults is None else faults
 
     async def write_settlement(request: Request) -> JSONResponse:
         if settlement_dir is None:
@@ -149,7 +164,7 @@ def settlement_route(store: Store, settlement_dir: str | None) -> Callable[[Requ
             return JSONResponse({"error": "date must be YYYY-MM-DD"}, status_code=400)
         async with store.lock:
             journal = list(store.ledger)
-        paths = write_daily_files(journal, day, Path(settlement_dir))
+        paths = write_daily_files(journal, day, Path(settlement_dir), faults=injected.faults)
         return JSONResponse({"paths": [str(path) for path in paths]})
 
     return write_settlement

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from basketpay.ids import new_id
 from basketpay.sandboxes.behaviour import behaviour_endpoint
 from basketpay.sandboxes.faults import DroppedReply, Faults, faults_endpoint
+from basketpay.sandboxes.settlement_faults import SettlementFaults, settlement_faults_endpoint
 from basketpay.sandboxes.stripe_api import routes, search, settlement, webhooks
 from basketpay.sandboxes.stripe_api.errors import StripeApiError, authentication_failed, idempotency_mismatch
 from basketpay.sandboxes.stripe_api.forms import parse_form
@@ -55,6 +56,7 @@ class Sandbox:
         self.faults = Faults()
         self.faults.update(config.faults or {})
         self.webhooks = webhooks.WebhookSender(config, self.faults)
+        self.settlement_faults = SettlementFaults()  # read by settlement.settlement_endpoint
 
     def endpoint(self, handler: Handler) -> Endpoint:
         async def run(request: Request) -> Response:
@@ -148,6 +150,8 @@ def create_app(config: StripeSandboxConfig | None = None) -> Starlette:
         Route("/__sandbox/faults", faults_endpoint, methods=["GET", "POST"]),
         Route("/__sandbox/payment_intents", _all_intents, methods=["GET"]),
         Route("/__sandbox/settlement", settlement.settlement_endpoint, methods=["POST"]),
+        Route("/__sandbox/settlement_faults", settlement_faults_endpoint(sandbox.settlement_faults),
+              methods=["GET", "POST"]),
         Route("/__sandbox/behaviour", behaviour_endpoint(sandbox.store), methods=["GET", "POST"]),
     ]
     app = Starlette(routes=app_routes, lifespan=lifespan,

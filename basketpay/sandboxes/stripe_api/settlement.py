@@ -4,7 +4,8 @@ with Stripe's fee, and the day's settlement files written from it: Stripe's
 currency per day, paying the day's net). Amounts in files are major units.
 
 The sandbox makes funds available at once (`available_on` = `created`) and pays a
-day out at 00:00 UTC the next day.
+day out at 00:00 UTC the next day: a day's files hold the lines available that day.
+Injected settlement faults (sandboxes/settlement_faults) change the files, never the ledger.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from basketpay.ids import new_id
 from basketpay.invariant import invariant
 from basketpay.money import format_major
 from basketpay.sandboxes.fees import stripe_fee
+from basketpay.sandboxes.settlement_faults import SettlementFault
+from basketpay.sandboxes.stripe_api.settlement_faults import settled_lines
 
 if TYPE_CHECKING:
     from basketpay.sandboxes.stripe_api.intents import PaymentIntent
@@ -57,10 +60,15 @@ class BalanceTransaction:
     payment_intent_id: str
     customer_id: str
     card_brand: str
+    available_on: int | None = None  # unix seconds; None: at once (`created`); later only when settled late
 
     @property
     def net(self) -> int:
         return self.gross - self.fee
+
+    @property
+    def available_at(self) -> int:
+        return self.created if self.available_on is None else self.available_on
 
 
 def _line(intent: PaymentIntent, now: int, gross: int, fee: int, category: str, source: str) -> BalanceTransaction:
@@ -99,17 +107,19 @@ def _write(path: Path, columns: Sequence[str], rows: list[list[str]]) -> Path:
 
 
 def _itemized_row(line: BalanceTransaction, payout_id: str, effective_at: str) -> list[str]:
-    created = _utc(line.created).strftime(TIME_FORMAT)
+    created, available = (_utc(seconds).strftime(TIME_FORMAT) for seconds in (line.created, line.available_at))
     amounts = [format_major(value, line.currency) for value in (line.gross, line.fee, line.net)]
-    return [payout_id, effective_at, line.id, created, created, line.currency, *amounts, line.reporting_category,
+    return [payout_id, effective_at, line.id, created, available, line.currency, *amounts, line.reporting_category,
             line.source_id, line.description, line.charge_id, line.payment_intent_id, line.customer_id,
             line.card_brand, "credit" if line.card_brand else "", "US" if line.card_brand else ""]
 
 
-def write_daily_files(source: Store | Sequence[BalanceTransaction], day: dt.date, out_dir: Path) -> list[Path]:
-    """Write `day`'s (UTC) balance transactions; the same ledger always gives the same files."""
-    ledger = source if isinstance(source, Sequence) else source.ledger
-    todays = [line for line in ledger if _utc(line.created).date() == day]
+def write_daily_files(source: Store | Sequence[BalanceTransaction], day: dt.date, out_dir: Path, *,
+                      faults: Sequence[SettlementFault] = ()) -> list[Path]:
+    """Write `day`'s (UTC) balance transactions, as altered by `faults`; the same ledger and
+    faults always give the same files."""
+    ledger = settled_lines(source if isinstance(source, Sequence) else source.ledger, faults)
+    todays = [line for line in ledger if _utc(line.available_at).date() == day]
     effective_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC).strftime(TIME_FORMAT)
     itemized: list[list[str]] = []
     payouts: list[list[str]] = []
@@ -144,5 +154,6 @@ async def settlement_endpoint(request: Request) -> Response:
         return _json({"error": "date must be YYYY-MM-DD"}, 400)
     async with store.lock:
         ledger = list(store.ledger)
-    paths = write_daily_files(ledger, day, Path(store.config.settlement_dir))
+    faults = request.app.state.sandbox.settlement_faults.faults  # POST /__sandbox/settlement_faults
+    paths = write_daily_files(ledger, day, Path(store.config.settlement_dir), faults=faults)
     return _json({"paths": [str(path) for path in paths]})
