@@ -140,12 +140,15 @@ class Settings(BaseSettings):
     reconciliation_lookback_days: float = Field(
         default=35.0, gt=0, description="A settlement line is matched against attempts at most this much older.")
     reconciliation_settlement_days: float = Field(
-        default=1.0, ge=0, description="A line booked later than this after basketpay's capture is a timing break.")
+        default=2.0, ge=0,
+        description="A line settled (Stripe available_on, Adyen booking date) later than this after basketpay's "
+                    "capture or refund is a timing break; processors settle cards in one to two days.")
     reconciliation_overdue_days: float = Field(
-        default=3.0, gt=0,
+        default=5.0, gt=0,
         description="A capture or refund the processor has not settled is expected until this old, then overdue.")
-    reconciliation_pull_dir: str | None = Field(
-        default=None, description="Where the daily pull asks each sandbox processor to write its settlement files.")
+    reconciliation_pull_merchant: str | None = Field(
+        default=None, description="The merchant whose processor accounts the daily settlement pull reconciles "
+                                  "(a worker pulls at 06:00 UTC); unset: no daily pull.")
 
     log_level: str = "INFO"
     fault_crash_after_processor_call: bool = Field(

@@ -32,6 +32,9 @@ from basketpay.payments import api as payments_api
 from basketpay.payments.service import PaymentService
 from basketpay.payments.sweeper import Sweeper
 from basketpay.processor_events import api as processor_events_api
+from basketpay.reconciliation import api as reconciliation_api
+from basketpay.reconciliation.pos import api as pos_feeds_api
+from basketpay.reconciliation.service import Reconciliation
 from basketpay.routing import api as routing_api
 from basketpay.routing.configs import RoutingConfigs
 from basketpay.routing.experiments import api as experiments_api
@@ -104,6 +107,7 @@ async def build_services(settings: Settings) -> Services:
         routing=routing,
         router=router,
         experiments=experiments,
+        reconciliation=Reconciliation(database, settings),
     )
 
 
@@ -177,6 +181,8 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool = True,
     app.include_router(orders_api.router)
     app.include_router(routing_api.router)
     app.include_router(experiments_api.router)
+    app.include_router(reconciliation_api.router)
+    app.include_router(pos_feeds_api.router)
 
     install_openapi_security(app)
 

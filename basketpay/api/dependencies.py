@@ -20,6 +20,7 @@ from basketpay.orders.service import OrderService
 from basketpay.payments.phases import RequestContext
 from basketpay.payments.schemas import OBJECT_ID_PATTERN
 from basketpay.payments.service import PaymentService
+from basketpay.reconciliation.service import Reconciliation
 from basketpay.routing.configs import RoutingConfigs
 from basketpay.routing.experiments.service import Experiments
 from basketpay.routing.router import Router
@@ -42,6 +43,7 @@ class Services:
     routing: RoutingConfigs
     router: Router
     experiments: Experiments
+    reconciliation: Reconciliation
 
 
 def services(request: Request) -> Services:

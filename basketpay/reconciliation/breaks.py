@@ -6,7 +6,8 @@ currency): once each break of a batch is resolved, the batch's clearing nets to 
   amount_mismatch       paired, another amount: difference = their gross − ours
   currency_mismatch     paired, another currency: ours out of clearing, their net in
   fee_discrepancy       paired, fee ≠ the fee model's: the model's fee is posted;
-                        difference = model − actual
+                        difference = model − actual (not checked on a line whose amount is
+                        itself a break: its fee follows the amount in dispute)
   timing                paired, booked later than the settlement window after ours (no money)
   duplicate             a line repeating a settled one: difference = its net (paid twice)
   missing_in_books      a line no attempt explains: difference = its net
@@ -30,7 +31,7 @@ _SETTLED = """
 CREATE TEMP TABLE settled ON COMMIT DROP AS
 SELECT p.file_id, p.line, p.attempt_id, p.rule, r.batch, r.kind, r.currency, r.gross, r.fee, r.net, r.booked_at,
        r.payment_reference, o.payment_intent_id, o.amount AS our_amount, o.currency AS our_currency, o.completed_at,
-       CASE WHEN r.expected_fee IS NULL OR p.rule = 'currency_mismatch' THEN NULL
+       CASE WHEN r.expected_fee IS NULL OR p.rule IN ('amount_mismatch', 'currency_mismatch') THEN NULL
             ELSE r.expected_fee + CASE WHEN coalesce(o.first_charge, false) THEN r.first_charge_fee ELSE 0 END
        END AS expected_fee
 FROM pairs p JOIN run_rows r ON r.file_id = p.file_id AND r.line = p.line LEFT JOIN ours o ON o.attempt_id = p.attempt_id"""
@@ -39,7 +40,7 @@ _INSERT = f"""
 INSERT INTO reconciliation_breaks (id, merchant_id, run_id, processor, category, status, currency, amount, difference,
                                    batch, file_id, line, attempt_id, payment_intent_id, occurred_at, detail)
 SELECT {_NEW_ID}, %(merchant_id)s, %(run_id)s, %(processor)s, {{category}}, 'open', {{currency}}, {{amount}},
-       {{difference}}, batch, file_id, line, {{attempt}}, {{intent}}, {{occurred}},
+       {{difference}}, {{place}}, {{attempt}}, {{intent}}, {{occurred}},
        jsonb_build_object('legs', {{legs}}, 'row_reference', {{row_reference}}{{detail}})
 FROM {{source}} WHERE {{where}}"""
 
@@ -49,7 +50,7 @@ def _from_settled(category: str, difference: str, where: str, detail: str, legs:
         category=f"'{category}'", currency="currency", amount="gross", difference=difference, attempt="attempt_id",
         intent="payment_intent_id", occurred="coalesce(completed_at, booked_at)", row_reference="NULL",
         legs=legs or f"jsonb_build_array(jsonb_build_array(currency, {difference}))", detail=detail,
-        source="settled", where=where)
+        source="settled", where=where, place="batch, file_id, line")
 
 
 _AMOUNT = _from_settled(
@@ -70,11 +71,13 @@ _TIMING = _from_settled(
 def _from_leftover(category: str, where: str, detail: str) -> str:
     return _INSERT.format(
         category=f"'{category}'", currency="l.currency", amount="l.gross", difference="l.net",
-        attempt="d.original_attempt_id", intent="NULL", occurred="l.booked_at", row_reference="l.row_reference",
+        attempt="d.original_attempt_id",
+        intent="(SELECT a.payment_intent_id FROM payment_attempts a WHERE a.id = d.original_attempt_id)",
+        occurred="l.booked_at", row_reference="l.row_reference",
         legs="jsonb_build_array(jsonb_build_array(l.currency, l.net))", detail=detail,
         source="leftover l LEFT JOIN duplicates d ON d.file_id = l.file_id AND d.line = l.line",
         where=where + " AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.file_id = l.file_id AND p.line = l.line)",
-    ).replace("batch, file_id, line", "l.batch, l.file_id, l.line")
+        place="l.batch, l.file_id, l.line")
 
 
 _DUPLICATE = _from_leftover("duplicate", "d.line IS NOT NULL", ", 'kind', l.kind, 'payment_reference', "

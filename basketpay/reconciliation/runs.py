@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 from basketpay.db.database import Database
 from basketpay.ids import new_id
@@ -30,8 +31,8 @@ VALUES (%(id)s, %(merchant_id)s, %(processor)s, %(file_ids)s, %(as_of)s, %(summa
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     lookback_days: float = 35.0
-    settlement_days: float = 1.0
-    overdue_days: float = 3.0
+    settlement_days: float = 2.0
+    overdue_days: float = 5.0
     hot_buckets: int = 16
 
     @classmethod
@@ -65,6 +66,7 @@ async def reconcile(db: Database, merchant_id: str, processor: str, options: Run
         await record_matches(connection, merchant_id, run_id)
         summary = await summarize(connection, params, [row.name for row in files], batches, now)
         await connection.execute(_INSERT_RUN, {"id": run_id, "merchant_id": merchant_id, "processor": processor,
-                                               "file_ids": file_ids, "as_of": as_of, "summary": summary})
+                                               "file_ids": Jsonb(file_ids), "as_of": as_of,
+                                               "summary": Jsonb(summary)})
         await connection.execute("UPDATE settlement_files SET run_id = %s WHERE id = ANY(%s)", (run_id, file_ids))
     return summary

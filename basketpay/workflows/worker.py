@@ -18,6 +18,8 @@ from basketpay.orders import repository
 from basketpay.orders import workflows as order_workflows
 from basketpay.orders.engine import MILESTONE_WORKFLOW
 from basketpay.orders.service import OrderService
+from basketpay.reconciliation import workflows as reconciliation_workflows
+from basketpay.reconciliation.service import Reconciliation
 from basketpay.settings import Settings
 from basketpay.workflows.runtime import QUEUE, Enqueue, dbos_config
 
@@ -85,10 +87,12 @@ class Relay:
 async def run_worker(orders: OrderService, settings: Settings, executor_id: str, stop: asyncio.Event) -> None:
     """Run order workflows and the relay until `stop` is set."""
     order_workflows.bind(orders)
+    reconciliation_workflows.bind(Reconciliation(orders.engine.database, settings), settings)
     DBOS(config=dbos_config(settings, executor_id))
     DBOS.launch()  # in this loop: DBOS runs our async workflows here, beside the services they use
     await DBOS.register_queue_async(QUEUE, worker_concurrency=settings.workflow_concurrency,
                                     polling_interval_sec=settings.workflow_poll_interval_seconds)
+    await reconciliation_workflows.ensure_schedule()
     relay = Relay(orders, settings)
     log.info("worker_started", executor_id=executor_id, concurrency=settings.workflow_concurrency)
     try:
@@ -104,6 +108,7 @@ async def run_worker(orders: OrderService, settings: Settings, executor_id: str,
     finally:
         await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=5)
         order_workflows.bind(None)
+        reconciliation_workflows.bind(None)
 
 
 def serve_worker(settings: Settings, executor_id: str | None) -> None:
