@@ -15,6 +15,7 @@ import typer
 
 from basketpay.cli.simulate import simulate_app
 from basketpay.ledger.cli import ledger_app
+from basketpay.reconciliation.pos.cli import pos_app
 from basketpay.routing.experiments.cli import experiments_app
 from basketpay.settings import get_settings
 
@@ -26,6 +27,7 @@ app.add_typer(vault_app, name="vault")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(pos_app, name="pos-feed")
 
 
 def _setup_logging() -> None:
