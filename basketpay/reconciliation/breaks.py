@@ -22,19 +22,15 @@ import datetime as dt
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from basketpay.reconciliation.tally import BatchTotals
 
 __all__ = ["classify"]
 
 _NEW_ID = "'rb_' || replace(gen_random_uuid()::text, '-', '')"
 
-_SETTLED = """
-CREATE TEMP TABLE settled ON COMMIT DROP AS
-SELECT p.file_id, p.line, p.attempt_id, p.rule, r.batch, r.kind, r.currency, r.gross, r.fee, r.net, r.booked_at,
-       r.payment_reference, o.payment_intent_id, o.amount AS our_amount, o.currency AS our_currency, o.completed_at,
-       CASE WHEN r.expected_fee IS NULL OR p.rule IN ('amount_mismatch', 'currency_mismatch') THEN NULL
-            ELSE r.expected_fee + CASE WHEN coalesce(o.first_charge, false) THEN r.first_charge_fee ELSE 0 END
-       END AS expected_fee
-FROM pairs p JOIN run_rows r ON r.file_id = p.file_id AND r.line = p.line LEFT JOIN ours o ON o.attempt_id = p.attempt_id"""
+CLEAN_RULES = "('attempt_reference', 'payment_reference', 'fee')"
 
 _INSERT = f"""
 INSERT INTO reconciliation_breaks (id, merchant_id, run_id, processor, category, status, currency, amount, difference,
@@ -50,7 +46,7 @@ def _from_settled(category: str, difference: str, where: str, detail: str, legs:
         category=f"'{category}'", currency="currency", amount="gross", difference=difference, attempt="attempt_id",
         intent="payment_intent_id", occurred="coalesce(completed_at, booked_at)", row_reference="NULL",
         legs=legs or f"jsonb_build_array(jsonb_build_array(currency, {difference}))", detail=detail,
-        source="settled", where=where, place="batch, file_id, line")
+        source="pairs", where=where, place="batch, file_id, line")
 
 
 _AMOUNT = _from_settled(
@@ -61,7 +57,7 @@ _CURRENCY = _from_settled(
     ", 'ours', jsonb_build_array(our_currency, our_amount), 'theirs', jsonb_build_array(currency, gross)",
     legs="jsonb_build_array(jsonb_build_array(our_currency, -our_amount), jsonb_build_array(currency, net))")
 _FEE = _from_settled(
-    "fee_discrepancy", "expected_fee - fee", "expected_fee IS NOT NULL AND expected_fee <> fee",
+    "fee_discrepancy", "expected_fee - fee", f"rule IN {CLEAN_RULES} AND expected_fee <> fee",
     ", 'expected_fee', expected_fee, 'fee', fee")
 _TIMING = _from_settled(
     "timing", "0", "completed_at IS NOT NULL AND booked_at - completed_at > %(window)s",
@@ -85,17 +81,11 @@ _DUPLICATE = _from_leftover("duplicate", "d.line IS NOT NULL", ", 'kind', l.kind
 _MISSING_IN_BOOKS = _from_leftover("missing_in_books", "d.line IS NULL", ", 'kind', l.kind, 'payment_reference', "
                                    "l.payment_reference, 'fee', l.fee")
 
-_PAYOUTS = f"""
+_PAYOUT = f"""
 INSERT INTO reconciliation_breaks (id, merchant_id, run_id, processor, category, status, currency, amount, difference,
                                    batch, occurred_at, detail)
-SELECT {_NEW_ID}, %(merchant_id)s, %(run_id)s, %(processor)s, 'payout_total_mismatch', 'open', currency, paid,
-       paid - lines_net, batch, booked_at,
-       jsonb_build_object('legs', jsonb_build_array(jsonb_build_array(currency, paid - lines_net)),
-                          'paid', paid, 'lines_net', lines_net)
-FROM (SELECT batch, currency, max(booked_at) AS booked_at, coalesce(sum(net) FILTER (WHERE kind <> 'payout'), 0)
-             AS lines_net, -sum(net) FILTER (WHERE kind = 'payout') AS paid
-      FROM run_rows GROUP BY batch, currency) totals
-WHERE paid IS NOT NULL AND paid <> lines_net"""
+VALUES ({_NEW_ID}, %(merchant_id)s, %(run_id)s, %(processor)s, 'payout_total_mismatch', 'open', %(currency)s, %(paid)s,
+        %(difference)s, %(batch)s, %(as_of)s, %(detail)s)"""
 
 _SETTLED_AT_LAST = """
 UPDATE reconciliation_breaks b SET status = 'resolved', resolution = 'settled', resolved_at = now(),
@@ -116,11 +106,25 @@ ON CONFLICT (attempt_id) WHERE category = 'missing_at_processor' AND status <> '
 DO UPDATE SET status = EXCLUDED.status"""
 
 
-async def classify(connection: AsyncConnection[Any], params: dict[str, Any]) -> None:
+async def classify(connection: AsyncConnection[Any], params: dict[str, Any],
+                   batches: dict[tuple[str, str], BatchTotals]) -> None:
     """`params`: merchant_id, run_id, processor, as_of, window (timing), cutoff (overdue) as timedeltas."""
-    for statement in (_SETTLED, "ANALYZE settled", _AMOUNT, _CURRENCY, _FEE, _TIMING, _DUPLICATE, _MISSING_IN_BOOKS,
-                      _PAYOUTS, _SETTLED_AT_LAST, _AWAITED):
+    for statement in (_AMOUNT, _CURRENCY, _FEE, _TIMING, _DUPLICATE, _MISSING_IN_BOOKS, _SETTLED_AT_LAST, _AWAITED):
         await connection.execute(statement, params if "%(" in statement else None)
+    await _payouts(connection, params, batches)
+
+
+async def _payouts(connection: AsyncConnection[Any], params: dict[str, Any],
+                   batches: dict[tuple[str, str], BatchTotals]) -> None:
+    """A batch whose payout lines paid other than the sum of its lines' nets (from the files' tallies)."""
+    rows = [{**params, "batch": batch, "currency": currency, "paid": totals.paid,
+             "difference": totals.paid - totals.net,
+             "detail": Jsonb({"legs": [[currency, totals.paid - totals.net]], "paid": totals.paid,
+                              "lines_net": totals.net})}
+            for (batch, currency), totals in batches.items() if totals.payouts and totals.paid != totals.net]
+    if rows:
+        async with connection.cursor() as cursor:
+            await cursor.executemany(_PAYOUT, rows)
 
 
 def window_params(settlement_days: float, overdue_days: float) -> dict[str, dt.timedelta]:

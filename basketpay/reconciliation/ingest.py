@@ -9,7 +9,6 @@ Memory stays flat whatever the file's size: one chunk of COPY text at a time.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
+from psycopg.types.json import Jsonb
 
 from basketpay.db.database import Database
 from basketpay.ids import new_id
@@ -25,6 +25,7 @@ from basketpay.reconciliation.copy_text import copy_line
 from basketpay.reconciliation.fee_models import FeeModels
 from basketpay.reconciliation.formats.detect import read
 from basketpay.reconciliation.formats.rows import FileRejected, SettlementRow
+from basketpay.reconciliation.tally import FileTally
 
 __all__ = ["Imported", "file_digest", "import_file"]
 
@@ -38,7 +39,7 @@ WHERE merchant_id = %(merchant_id)s AND sha256 = %(sha256)s"""
 _INSERT_FILE = """INSERT INTO settlement_files (id, merchant_id, processor, format, name, sha256, rows, source)
 VALUES (%(id)s, %(merchant_id)s, %(processor)s, %(format)s, %(name)s, %(sha256)s, 0, %(source)s)"""
 _FINISH_FILE = """UPDATE settlement_files SET processor = %s, format = %s, rows = %s, first_booked_at = %s,
-last_booked_at = %s WHERE id = %s"""
+last_booked_at = %s, batches = %s WHERE id = %s"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,28 +73,14 @@ async def _existing(connection: AsyncConnection[Any], merchant_id: str, sha256: 
     return None if row is None else Imported(row.id, row.processor, row.format, row.name, row.rows, True)
 
 
-@dataclass(slots=True)
-class _Span:
-    rows: int = 0
-    first: dt.datetime | None = None
-    last: dt.datetime | None = None
-
-    def add(self, booked_at: dt.datetime) -> None:
-        self.rows += 1
-        if self.first is None or booked_at < self.first:
-            self.first = booked_at
-        if self.last is None or booked_at > self.last:
-            self.last = booked_at
-
-
 def _copy_chunks(rows: Iterable[SettlementRow], prefix: tuple[str, str, str], fees: FeeModels,
-                 span: _Span) -> Iterator[str]:
-    """COPY text in chunks; `span` counts the lines and their booking dates on the way."""
+                 tally: FileTally) -> Iterator[str]:
+    """COPY text in chunks; `tally` counts the lines on the way."""
     chunk: list[str] = []
     processor = prefix[2]
     for row in rows:
         chunk.append(copy_line(prefix, row, fees.expected(processor, row)))
-        span.add(row.booked_at)
+        tally.add(row)
         if len(chunk) >= _CHUNK_LINES:
             yield "".join(chunk)
             chunk = []
@@ -101,14 +88,14 @@ def _copy_chunks(rows: Iterable[SettlementRow], prefix: tuple[str, str, str], fe
 
 
 async def _write_rows(connection: AsyncConnection[Any], file_id: str, merchant_id: str, path: Path,
-                      fees: FeeModels) -> tuple[str, str, _Span]:
+                      fees: FeeModels) -> tuple[str, str, FileTally]:
     parser, rows = read(_text_lines(path))
-    span = _Span()
+    tally = FileTally()
     async with connection.cursor().copy(_COPY) as copy:
-        for text in _copy_chunks(rows, (file_id, merchant_id, parser.processor), fees, span):
+        for text in _copy_chunks(rows, (file_id, merchant_id, parser.processor), fees, tally):
             if text:
                 await copy.write(text)
-    return parser.processor, parser.format, span
+    return parser.processor, parser.format, tally
 
 
 async def import_file(db: Database, merchant_id: str, path: Path, *, source: str, name: str | None = None,
@@ -124,11 +111,12 @@ async def import_file(db: Database, merchant_id: str, path: Path, *, source: str
             head = {"id": file_id, "merchant_id": merchant_id, "name": name, "sha256": sha256, "source": source,
                     "processor": "", "format": ""}
             await connection.execute(_INSERT_FILE, head)
-            processor, format_, span = await _write_rows(connection, file_id, merchant_id, path, fees or FeeModels())
-            await connection.execute(_FINISH_FILE, (processor, format_, span.rows, span.first, span.last, file_id))
+            processor, format_, tally = await _write_rows(connection, file_id, merchant_id, path, fees or FeeModels())
+            await connection.execute(_FINISH_FILE, (processor, format_, tally.rows, tally.first, tally.last,
+                                                    Jsonb(tally.batches_json()), file_id))
     except UniqueViolation:  # the same file, imported at the same moment by another route
         async with db.connection() as connection:
             found = await _existing(connection, merchant_id, sha256)
         assert found is not None
         return found
-    return Imported(file_id, processor, format_, name, span.rows, False)
+    return Imported(file_id, processor, format_, name, tally.rows, False)

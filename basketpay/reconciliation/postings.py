@@ -16,26 +16,27 @@ from psycopg import AsyncConnection
 from basketpay.ledger import chart
 from basketpay.ledger.batch import insert_entries
 from basketpay.ledger.posting import Entry, transfer
+from basketpay.reconciliation.tally import BatchTotals
 
 __all__ = ["POSTED_FEE", "moves", "post_batches", "record_matches"]
 
 # The fee a settled line posts: none for a currency mismatch (its break carries the line).
-POSTED_FEE = ("CASE WHEN rule = 'currency_mismatch' THEN 0 WHEN expected_fee IS NOT NULL AND expected_fee <> fee "
-              "THEN expected_fee ELSE fee END")
+POSTED_FEE = ("CASE WHEN rule = 'currency_mismatch' THEN 0 WHEN rule IN ('attempt_reference', 'payment_reference', "
+              "'fee') AND expected_fee <> fee THEN expected_fee ELSE fee END")
 
-_BATCHES = f"""
-SELECT batch, currency, sum(fees)::bigint AS fees, sum(paid)::bigint AS paid FROM (
-    SELECT batch, currency, {POSTED_FEE} AS fees, 0 AS paid FROM settled
-    UNION ALL
-    SELECT batch, currency, 0, -net FROM run_rows WHERE kind = 'payout') parts
-GROUP BY batch, currency ORDER BY batch, currency"""
+# Per batch, from the pairs: the fees to post, our side of what settled, the clean matches.
+_PAIRED = f"""
+SELECT batch, currency, coalesce(sum({POSTED_FEE}), 0)::bigint AS fees,
+       coalesce(sum(our_amount) FILTER (WHERE rule <> 'currency_mismatch'), 0)::bigint AS ours,
+       count(*) FILTER (WHERE rule IN ('attempt_reference', 'payment_reference', 'fee')) AS matched
+FROM pairs GROUP BY batch, currency"""
 
 _MATCHES = f"""
 INSERT INTO reconciliation_matches (attempt_id, merchant_id, run_id, file_id, line, batch, payment_reference, kind,
                                     amount, fee, rule)
 SELECT attempt_id, %(merchant_id)s, %(run_id)s, file_id, line, batch, payment_reference, kind,
        coalesce(our_amount, 0), {POSTED_FEE}, rule
-FROM settled"""
+FROM pairs ORDER BY attempt_id"""  # in key order: the primary key's pages are filled one after another
 
 
 def moves(merchant_id: str, currency: str, debit: str, credit: str, amount: int) -> list[Any]:
@@ -46,24 +47,26 @@ def moves(merchant_id: str, currency: str, debit: str, credit: str, amount: int)
 
 
 async def post_batches(connection: AsyncConnection[Any], merchant_id: str, processor: str, run_id: str,
-                       hot_buckets: int) -> list[dict[str, Any]]:
-    """Post each batch's fees and payout; returns the per-batch figures posted."""
-    rows = await (await connection.execute(_BATCHES)).fetchall()
+                       batches: dict[tuple[str, str], BatchTotals], hot_buckets: int) -> list[dict[str, Any]]:
+    """Post each batch's fees and payout; returns the figures per batch (summary.py)."""
+    paired = {(row.batch, row.currency): row for row in await (await connection.execute(_PAIRED)).fetchall()}
     clearing, fees = chart.processor_clearing(processor), chart.processor_fees(processor)
     entries: list[Entry] = []
-    for row in rows:
-        await chart.provision(connection, merchant_id, row.currency, [processor], hot_buckets)
-        description = f"{processor} settlement batch {row.batch} (run {run_id})"
-        if row.fees:
-            entries.append(Entry(merchant_id, "settlement.fees", moves(merchant_id, row.currency, fees, clearing,
-                                                                         row.fees), object_id=row.batch,
-                                 description=description))
-        if row.paid:
-            entries.append(Entry(merchant_id, "settlement.payout", moves(merchant_id, row.currency, "bank_cash",
-                                                                           clearing, row.paid),
-                                 object_id=row.batch, description=description))
+    figures = []
+    for (batch, currency), totals in batches.items():
+        row = paired.get((batch, currency))
+        posted, ours, matched = (row.fees, row.ours, row.matched) if row else (0, 0, 0)
+        await chart.provision(connection, merchant_id, currency, [processor], hot_buckets)
+        description = f"{processor} settlement batch {batch} (run {run_id})"
+        for kind, debit, amount in (("settlement.fees", fees, posted), ("settlement.payout", "bank_cash", totals.paid)):
+            if amount:
+                entries.append(Entry(merchant_id, kind, moves(merchant_id, currency, debit, clearing, amount),
+                                     object_id=batch, description=description))
+        figures.append({"batch": batch, "currency": currency, "lines": totals.lines, "matched": matched,
+                        "gross": totals.gross, "fees": totals.fees, "fees_posted": posted, "paid": totals.paid,
+                        "clearing": ours - posted - totals.paid})
     await insert_entries(connection, entries)
-    return [{"batch": row.batch, "currency": row.currency, "fees_posted": row.fees, "paid": row.paid} for row in rows]
+    return figures
 
 
 async def record_matches(connection: AsyncConnection[Any], merchant_id: str, run_id: str) -> None:

@@ -19,7 +19,7 @@ from basketpay.money import format_major
 __all__ = ["to_csv", "to_html", "to_text"]
 
 _BREAK_HEAD = ("category", "status", "currency", "count", "amount", "difference")
-_BATCH_HEAD = ("batch", "currency", "lines", "gross", "fees", "fees_posted", "paid", "clearing", "unexplained")
+_BATCH_HEAD = ("batch", "currency", "lines", "matched", "gross", "fees", "fees_posted", "paid", "clearing", "unexplained")
 _AGEING_HEAD = ("age", "currency", "count", "amount")
 _MONEY = {"amount", "difference", "gross", "fees", "fees_posted", "paid", "clearing", "unexplained"}
 
@@ -47,7 +47,7 @@ def to_text(summary: dict[str, Any], width: int = 140) -> str:
     for title, head, rows in _sections(summary):
         table = Table(title=title, title_justify="left")
         for name in head:
-            table.add_column(name, justify="right" if name in _MONEY or name in ("count", "lines") else "left")
+            table.add_column(name, justify="right" if name in _MONEY or name in ("count", "lines", "matched") else "left")
         for row in rows:
             table.add_row(*(_cell(row, name) for name in head))
         if not rows:

@@ -19,10 +19,11 @@ from basketpay.reconciliation.breaks import classify, window_params
 from basketpay.reconciliation.matching import match
 from basketpay.reconciliation.postings import post_batches, record_matches
 from basketpay.reconciliation.summary import summarize
+from basketpay.reconciliation.tally import merge_batches
 
 __all__ = ["RunOptions", "reconcile"]
 
-_FILES = """SELECT id, name, first_booked_at, last_booked_at FROM settlement_files
+_FILES = """SELECT id, name, first_booked_at, last_booked_at, batches FROM settlement_files
 WHERE merchant_id = %s AND processor = %s AND run_id IS NULL ORDER BY seq"""
 _INSERT_RUN = """INSERT INTO reconciliation_runs (id, merchant_id, processor, file_ids, as_of, summary)
 VALUES (%(id)s, %(merchant_id)s, %(processor)s, %(file_ids)s, %(as_of)s, %(summary)s)"""
@@ -41,15 +42,19 @@ class RunOptions:
                    settings.reconciliation_overdue_days, settings.ledger_hot_account_buckets)
 
 
-async def _lock(connection: AsyncConnection[Any], merchant_id: str, processor: str) -> None:
+async def _prepare(connection: AsyncConnection[Any], merchant_id: str, processor: str) -> None:
+    """Lock out a concurrent run of the same books, and let the run's joins hash and sort in
+    memory (a run is a few large set operations, not many small ones)."""
     await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                              (f"reconciliation:{merchant_id}:{processor}",))
+    await connection.execute("SET LOCAL work_mem = '256MB'")
+    await connection.execute("SET LOCAL default_statistics_target = 10")
 
 
 async def reconcile(db: Database, merchant_id: str, processor: str, options: RunOptions) -> dict[str, Any] | None:
     """Run over the waiting files; their summary (report.py renders it), or None if none waited."""
     async with db.transaction() as connection:
-        await _lock(connection, merchant_id, processor)
+        await _prepare(connection, merchant_id, processor)
         files = await (await connection.execute(_FILES, (merchant_id, processor))).fetchall()
         booked = [row for row in files if row.first_booked_at is not None]
         if not files:
@@ -61,10 +66,11 @@ async def reconcile(db: Database, merchant_id: str, processor: str, options: Run
         await match(connection, merchant_id, processor, file_ids, first - dt.timedelta(days=options.lookback_days))
         params = {"merchant_id": merchant_id, "processor": processor, "run_id": run_id, "as_of": as_of,
                   **window_params(options.settlement_days, options.overdue_days)}
-        await classify(connection, params)
-        batches = await post_batches(connection, merchant_id, processor, run_id, options.hot_buckets)
+        batches = merge_batches(row.batches for row in files)
+        await classify(connection, params, batches)
+        posted = await post_batches(connection, merchant_id, processor, run_id, batches, options.hot_buckets)
         await record_matches(connection, merchant_id, run_id)
-        summary = await summarize(connection, params, [row.name for row in files], batches, now)
+        summary = await summarize(connection, params, [row.name for row in files], posted, now)
         await connection.execute(_INSERT_RUN, {"id": run_id, "merchant_id": merchant_id, "processor": processor,
                                                "file_ids": Jsonb(file_ids), "as_of": as_of,
                                                "summary": Jsonb(summary)})

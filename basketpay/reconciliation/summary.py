@@ -17,12 +17,7 @@ from psycopg import AsyncConnection
 __all__ = ["AGEING_BUCKETS", "summarize"]
 
 AGEING_BUCKETS = ((1, "0-1 d"), (3, "1-3 d"), (7, "3-7 d"), (30, "7-30 d"), (None, "30+ d"))
-CLEAN_RULES = ("attempt_reference", "payment_reference", "fee")
 
-_COUNTS = """
-SELECT (SELECT count(*) FROM run_rows WHERE kind <> 'payout') AS lines,
-       (SELECT count(*) FROM run_rows WHERE kind = 'payout') AS payouts,
-       (SELECT count(*) FROM pairs WHERE rule = ANY(%(clean)s)) AS matched"""
 _BREAKS = """
 SELECT category, status, currency, count(*) AS count, sum(abs(amount))::bigint AS amount,
        sum(difference)::bigint AS difference
@@ -30,13 +25,6 @@ FROM reconciliation_breaks WHERE run_id = %(run_id)s OR (category = 'missing_at_
     SELECT id FROM reconciliation_breaks WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s
       AND category = 'missing_at_processor' AND status <> 'resolved'))
 GROUP BY category, status, currency ORDER BY category, status, currency"""
-_BATCH_LINES = """
-SELECT batch, currency, count(*) FILTER (WHERE kind <> 'payout') AS lines,
-       coalesce(sum(gross) FILTER (WHERE kind <> 'payout'), 0)::bigint AS gross,
-       coalesce(sum(fee) FILTER (WHERE kind <> 'payout'), 0)::bigint AS fees
-FROM run_rows GROUP BY batch, currency"""
-_BATCH_OURS = """SELECT batch, currency, coalesce(sum(our_amount), 0)::bigint AS ours FROM settled
-WHERE rule <> 'currency_mismatch' GROUP BY batch, currency"""
 _BATCH_BREAKS = """
 SELECT batch, leg->>0 AS currency, sum((leg->>1)::bigint)::bigint AS difference
 FROM reconciliation_breaks, jsonb_array_elements(detail->'legs') AS leg
@@ -54,20 +42,11 @@ async def _rows(connection: AsyncConnection[Any], statement: str, params: dict[s
     return await (await connection.execute(statement, params)).fetchall()
 
 
-async def _batches(connection: AsyncConnection[Any], params: dict[str, Any],
-                   posted: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    lines = {(r.batch, r.currency): r for r in await _rows(connection, _BATCH_LINES, params)}
-    ours = {(r.batch, r.currency): r.ours for r in await _rows(connection, _BATCH_OURS, params)}
+async def _explained(connection: AsyncConnection[Any], params: dict[str, Any],
+                     batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     breaks = {(r.batch, r.currency): r.difference for r in await _rows(connection, _BATCH_BREAKS, params)}
-    result = []
-    for item in posted:
-        key = (item["batch"], item["currency"])
-        clearing = ours.get(key, 0) - item["fees_posted"] - item["paid"]
-        line = lines.get(key)
-        result.append({**item, "lines": line.lines if line else 0, "gross": line.gross if line else 0,
-                       "fees": line.fees if line else 0, "clearing": clearing,
-                       "unexplained": clearing + breaks.get(key, 0)})
-    return result
+    return [{**item, "unexplained": item["clearing"] + breaks.get((item["batch"], item["currency"]), 0)}
+            for item in batches]
 
 
 async def _ageing(connection: AsyncConnection[Any], params: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
@@ -83,14 +62,13 @@ async def _ageing(connection: AsyncConnection[Any], params: dict[str, Any], now:
 
 async def summarize(connection: AsyncConnection[Any], params: dict[str, Any], files: list[str],
                     posted: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
-    counts = (await _rows(connection, _COUNTS, {"clean": list(CLEAN_RULES)}))[0]
+    lines, matched = sum(item["lines"] for item in posted), sum(item["matched"] for item in posted)
     breaks = [{"category": r.category, "status": r.status, "currency": r.currency, "count": r.count,
                "amount": r.amount, "difference": r.difference} for r in await _rows(connection, _BREAKS, params)]
     return {
         "run_id": params["run_id"], "merchant_id": params["merchant_id"], "processor": params["processor"],
         "as_of": params["as_of"].isoformat(), "created_at": now.isoformat(), "files": files,
-        "lines": counts.lines, "payouts": counts.payouts, "matched": counts.matched,
-        "match_rate": round(counts.matched / counts.lines, 6) if counts.lines else 1.0,
-        "breaks": breaks, "batches": await _batches(connection, params, posted),
+        "lines": lines, "matched": matched, "match_rate": round(matched / lines, 6) if lines else 1.0,
+        "breaks": breaks, "batches": await _explained(connection, params, posted),
         "ageing": await _ageing(connection, params, now),
     }

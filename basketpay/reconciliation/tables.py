@@ -48,6 +48,7 @@ settlement_files = Table(
     Column("rows", Integer, nullable=False),
     Column("first_booked_at", DateTime(timezone=True)),
     Column("last_booked_at", DateTime(timezone=True)),
+    Column("batches", JSONB, nullable=False, server_default=text("'[]'::jsonb")),  # per batch totals (tally.py)
     Column("source", Text, nullable=False),  # cli, api, scheduled
     Column("run_id", Text),  # the run that reconciled the file's rows
     created_at_column(),
@@ -96,7 +97,7 @@ reconciliation_matches = Table(
     metadata,
     Column("attempt_id", Text, primary_key=True),  # an attempt settles once: a second row for it is a duplicate
     Column("merchant_id", Text, nullable=False),
-    Column("run_id", Text, nullable=False, index=True),
+    Column("run_id", Text, nullable=False),
     Column("file_id", Text, nullable=False),
     Column("line", Integer, nullable=False),
     Column("batch", Text, nullable=False),

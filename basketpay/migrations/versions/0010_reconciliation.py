@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-11-25 22:44:25.774380
+Create Date: 2026-11-25 22:55:34.764535
 """
 
 import sqlalchemy as sa
@@ -94,7 +94,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('attempt_id', name=op.f('pk_reconciliation_matches'))
     )
     op.create_index('ix_reconciliation_matches_payment_reference', 'reconciliation_matches', ['payment_reference'], unique=False, postgresql_where=sa.text('payment_reference IS NOT NULL'))
-    op.create_index(op.f('ix_reconciliation_matches_run_id'), 'reconciliation_matches', ['run_id'], unique=False)
     op.create_table('reconciliation_runs',
     sa.Column('id', sa.Text(), nullable=False),
     sa.Column('seq', sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -118,6 +117,7 @@ def upgrade() -> None:
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.Column('first_booked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_booked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('batches', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),
     sa.Column('source', sa.Text(), nullable=False),
     sa.Column('run_id', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -157,7 +157,6 @@ def downgrade() -> None:
     op.drop_index('ix_settlement_files_unreconciled', table_name='settlement_files', postgresql_where=sa.text('run_id IS NULL'))
     op.drop_table('settlement_files')
     op.drop_table('reconciliation_runs')
-    op.drop_index(op.f('ix_reconciliation_matches_run_id'), table_name='reconciliation_matches')
     op.drop_index('ix_reconciliation_matches_payment_reference', table_name='reconciliation_matches', postgresql_where=sa.text('payment_reference IS NOT NULL'))
     op.drop_table('reconciliation_matches')
     op.drop_index('uq_reconciliation_breaks_awaited', table_name='reconciliation_breaks', postgresql_where=sa.text("category = 'missing_at_processor' AND status <> 'resolved'"))

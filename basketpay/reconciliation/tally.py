@@ -1,0 +1,71 @@
+"""What a file holds, counted while it streams in: its lines, the span of their booking
+dates, and per batch and currency the lines' gross, fees and net and what the payout
+lines paid. Stored with the file, so a run reads a batch's totals without scanning its
+lines again (a million-line file is counted once, at import).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from basketpay.reconciliation.formats.rows import SettlementRow
+
+__all__ = ["BatchTotals", "FileTally", "merge_batches"]
+
+
+@dataclass(slots=True)
+class BatchTotals:
+    lines: int = 0  # lines other than payouts
+    gross: int = 0
+    fees: int = 0
+    net: int = 0
+    payouts: int = 0  # payout lines
+    paid: int = 0  # what the payout lines paid to the bank (positive)
+
+    def add(self, other: BatchTotals) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(slots=True)
+class FileTally:
+    rows: int = 0
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    batches: dict[tuple[str, str], BatchTotals] = field(default_factory=dict)
+
+    def add(self, row: SettlementRow) -> None:
+        self.rows += 1
+        if self.first is None or row.booked_at < self.first:
+            self.first = row.booked_at
+        if self.last is None or row.booked_at > self.last:
+            self.last = row.booked_at
+        totals = self.batches.get((row.batch, row.currency))
+        if totals is None:
+            totals = self.batches[(row.batch, row.currency)] = BatchTotals()
+        if row.kind == "payout":
+            totals.payouts += 1
+            totals.paid -= row.net
+        else:
+            totals.lines += 1
+            totals.gross += row.gross
+            totals.fees += row.fee
+            totals.net += row.net
+
+    def batches_json(self) -> list[dict[str, Any]]:
+        return [{"batch": batch, "currency": currency, **{name: getattr(totals, name) for name in totals.__slots__}}
+                for (batch, currency), totals in sorted(self.batches.items())]
+
+
+def merge_batches(files: Iterable[list[dict[str, Any]]]) -> dict[tuple[str, str], BatchTotals]:
+    """The batches of several files' tallies (a batch may span files: Stripe's payouts report)."""
+    merged: dict[tuple[str, str], BatchTotals] = {}
+    for batches in files:
+        for item in batches:
+            key = (item["batch"], item["currency"])
+            merged.setdefault(key, BatchTotals()).add(
+                BatchTotals(**{name: item[name] for name in BatchTotals.__slots__}))
+    return dict(sorted(merged.items()))
