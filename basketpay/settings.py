@@ -138,7 +138,9 @@ class Settings(BaseSettings):
                                                   description="How often a process reads the shared health (Redis).")
 
     reconciliation_lookback_days: float = Field(
-        default=35.0, gt=0, description="A settlement line is matched against attempts at most this much older.")
+        default=3.0, gt=0,
+        description="Captures and refunds completed up to this long before a file's first line are looked for in it; "
+                    "older ones only while a run awaits them (missing at the processor).")
     reconciliation_settlement_days: float = Field(
         default=2.0, ge=0,
         description="A line settled (Stripe available_on, Adyen booking date) later than this after basketpay's "

@@ -38,16 +38,35 @@ DATABASE = "bp_bench_reconcile"
 TARGET_SECONDS = 30.0
 
 
-def _database_url() -> str:
+_RESET = ("DELETE FROM reconciliation_matches", "DELETE FROM reconciliation_breaks", "DELETE FROM reconciliation_runs",
+          "DELETE FROM settlement_rows", "DELETE FROM settlement_files")
+
+
+def _database_url(fresh: bool) -> str:
     server = os.environ.get("BASKETPAY_DATABASE_URL")
     if not server:
         sys.exit("set BASKETPAY_DATABASE_URL to a PostgreSQL server (the bench makes a database of its own there)")
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
+    if fresh:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            connection.execute(f"CREATE DATABASE {DATABASE}")
     from sqlalchemy.engine import make_url
 
     return make_url(server).set(database=DATABASE).render_as_string(hide_password=False)
+
+
+def _reuse(url: str, processor: str, rows: int, directory: Path) -> tuple[str, list[Path]]:
+    """The payments seeded by an earlier run of the same size; only reconciliation's tables are emptied
+    (the ledger is append-only: the earlier runs' fee and payout entries stay)."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        merchant_id = connection.execute("SELECT merchant_id FROM payment_attempts LIMIT 1").fetchone()
+        count = connection.execute("SELECT count(*) FROM payment_attempts").fetchone()
+        if merchant_id is None or count is None or count[0] != rows:
+            sys.exit(f"--reuse: {DATABASE} does not hold {rows:,} seeded payments; run once without it")
+        for statement in _RESET:
+            connection.execute(statement)
+        connection.execute("VACUUM ANALYZE")
+    return str(merchant_id[0]), write_files(processor, directory, rows)
 
 
 def _prepare(url: str, processor: str, rows: int, directory: Path) -> tuple[str, list[Path]]:
@@ -101,14 +120,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--processor", choices=("stripe", "adyen"), default="stripe")
+    parser.add_argument("--reuse", action="store_true", help="keep the payments seeded by the last run (same size)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], args.child[1], args.child[2:])
         return
-    url = _database_url()
+    url = _database_url(fresh=not args.reuse)
     with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as directory:
-        merchant_id, files = _prepare(url, args.processor, args.rows, Path(directory))
+        setup = _reuse if args.reuse else _prepare
+        merchant_id, files = setup(url, args.processor, args.rows, Path(directory))
         started = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--child", url, merchant_id, *map(str, files)], check=True,
                              capture_output=True, text=True)

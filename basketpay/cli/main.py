@@ -15,6 +15,7 @@ import typer
 
 from basketpay.cli.simulate import simulate_app
 from basketpay.ledger.cli import ledger_app
+from basketpay.reconciliation.cli import reconcile, reconciliation_app
 from basketpay.reconciliation.pos.cli import pos_app
 from basketpay.routing.experiments.cli import experiments_app
 from basketpay.settings import get_settings
@@ -27,6 +28,8 @@ app.add_typer(vault_app, name="vault")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(reconciliation_app, name="reconciliation")
+app.command("reconcile")(reconcile)
 app.add_typer(pos_app, name="pos-feed")
 
 
@@ -166,6 +169,10 @@ def sim(
     adyen_behaviour: str | None = typer.Option(
         None, envvar="BASKETPAY_SIM_ADYEN_BEHAVIOUR", help="JSON, as --stripe-behaviour, for the Adyen sandbox.",
     ),
+    settlement_dir: str | None = typer.Option(
+        None, envvar="BASKETPAY_SIM_SETTLEMENT_DIR",
+        help="Where POST /__sandbox/settlement?date=… writes each sandbox's settlement files for that day.",
+    ),
 ) -> None:
     """Run the Stripe- and Adyen-compatible sandbox processors; prints one JSON line with
     their base URLs. Any sk_test_ key works with the Stripe one, any X-API-Key with Adyen's."""
@@ -179,10 +186,11 @@ def sim(
 
     stripe = StripeSandboxConfig(
         webhook_url=stripe_webhook_url, webhook_secret=stripe_webhook_secret,
-        faults=parsed(stripe_faults), behaviour=parsed(stripe_behaviour),
+        faults=parsed(stripe_faults), behaviour=parsed(stripe_behaviour), settlement_dir=settlement_dir,
     )
     adyen = AdyenSandboxConfig(
-        webhook_url=adyen_webhook_url, faults=parsed(adyen_faults), behaviour=parsed(adyen_behaviour)
+        webhook_url=adyen_webhook_url, faults=parsed(adyen_faults), behaviour=parsed(adyen_behaviour),
+        settlement_dir=settlement_dir,
     )
     if adyen_hmac_key_hex:
         adyen = dataclasses.replace(adyen, hmac_key_hex=adyen_hmac_key_hex)

@@ -43,8 +43,9 @@ Connection = AsyncConnection  # rows come back as named tuples: row.id, row.stat
 
 class Database:
     def __init__(self, settings: Settings) -> None:
+        self._url = libpq_url(database_url(settings))
         self._pool = AsyncConnectionPool(
-            libpq_url(database_url(settings)),
+            self._url,
             min_size=min(2, settings.database_pool_size),
             max_size=settings.database_pool_size,
             kwargs={"autocommit": True, "row_factory": namedtuple_row, "prepare_threshold": PREPARE_THRESHOLD},
@@ -70,3 +71,17 @@ class Database:
         """One transaction: committed when the block ends normally, rolled back on any exception."""
         async with self._pool.connection() as connection, connection.transaction():
             yield connection
+
+    @asynccontextmanager
+    async def batch_transaction(self, **server_settings: str) -> AsyncIterator[AsyncConnection[Any]]:
+        """One transaction on a connection of its own (not the pool's), opened with these server
+        settings for its whole session: for a batch job that needs session-wide settings such as
+        temp_buffers, which a pooled connection may already have fixed. Rolled back on any exception."""
+        options = " ".join(f"-c {name}={value}" for name, value in server_settings.items())
+        connection = await AsyncConnection.connect(self._url, options=options, row_factory=namedtuple_row,
+                                                   prepare_threshold=None)
+        try:
+            async with connection.transaction():
+                yield connection
+        finally:
+            await connection.close()

@@ -72,8 +72,7 @@ def _from_leftover(category: str, where: str, detail: str) -> str:
         occurred="l.booked_at", row_reference="l.row_reference",
         legs="jsonb_build_array(jsonb_build_array(l.currency, l.net))", detail=detail,
         source="leftover l LEFT JOIN duplicates d ON d.file_id = l.file_id AND d.line = l.line",
-        where=where + " AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.file_id = l.file_id AND p.line = l.line)",
-        place="l.batch, l.file_id, l.line")
+        where=where, place="l.batch, l.file_id, l.line")
 
 
 _DUPLICATE = _from_leftover("duplicate", "d.line IS NOT NULL", ", 'kind', l.kind, 'payment_reference', "
@@ -100,8 +99,8 @@ SELECT {_NEW_ID}, %(merchant_id)s, %(run_id)s, %(processor)s, 'missing_at_proces
        -o.amount, o.attempt_id, o.payment_intent_id, o.completed_at,
        jsonb_build_object('legs', jsonb_build_array(jsonb_build_array(o.currency, -o.amount)), 'kind', o.kind,
                           'payment_reference', o.payment_reference)
-FROM ours o
-WHERE o.completed_at <= %(as_of)s AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.attempt_id = o.attempt_id)
+FROM ours_left o
+WHERE o.completed_at <= %(as_of)s
 ON CONFLICT (attempt_id) WHERE category = 'missing_at_processor' AND status <> 'resolved'
 DO UPDATE SET status = EXCLUDED.status"""
 

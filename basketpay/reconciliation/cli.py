@@ -75,7 +75,7 @@ def reconcile(files: Files, merchant: Merchant, output: Output = "table", out: O
         results = _with_service(work)
     except FileRejected as error:
         typer.echo(f"rejected, nothing imported: {error}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(1) from None
     if not results:
         typer.echo("nothing new to reconcile: every file was imported before")
     for summary, breaks in results:

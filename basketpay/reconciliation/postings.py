@@ -32,11 +32,10 @@ SELECT batch, currency, coalesce(sum({POSTED_FEE}), 0)::bigint AS fees,
 FROM pairs GROUP BY batch, currency"""
 
 _MATCHES = f"""
-INSERT INTO reconciliation_matches (attempt_id, merchant_id, run_id, file_id, line, batch, payment_reference, kind,
-                                    amount, fee, rule)
-SELECT attempt_id, %(merchant_id)s, %(run_id)s, file_id, line, batch, payment_reference, kind,
-       coalesce(our_amount, 0), {POSTED_FEE}, rule
-FROM pairs ORDER BY attempt_id"""  # in key order: the primary key's pages are filled one after another
+INSERT INTO reconciliation_matches (attempt_id, run_id, file_id, line, fee, rule)
+SELECT attempt_id, %(run_id)s, file_id, line, {POSTED_FEE}, rule
+FROM pairs ORDER BY attempt_id COLLATE "C"
+"""  # in key order: the primary key's pages are filled one after another
 
 
 def moves(merchant_id: str, currency: str, debit: str, credit: str, amount: int) -> list[Any]:

@@ -19,14 +19,17 @@ from basketpay.money import format_major
 __all__ = ["to_csv", "to_html", "to_text"]
 
 _BREAK_HEAD = ("category", "status", "currency", "count", "amount", "difference")
-_BATCH_HEAD = ("batch", "currency", "lines", "matched", "gross", "fees", "fees_posted", "paid", "clearing", "unexplained")
+_BATCH_HEAD = ("batch", "currency", "lines", "matched", "gross", "fees", "fees_posted", "paid", "clearing_total",
+               "unexplained")
 _AGEING_HEAD = ("age", "currency", "count", "amount")
-_MONEY = {"amount", "difference", "gross", "fees", "fees_posted", "paid", "clearing", "unexplained"}
+_MONEY = {"amount", "difference", "gross", "fees", "fees_posted", "paid", "clearing", "clearing_total", "unexplained"}
 
 
 def _cell(row: dict[str, Any], name: str) -> str:
     value = row[name]
-    return format_major(int(value), row["currency"]) if name in _MONEY else str(value)
+    if name in _MONEY:
+        return format_major(int(value), row["currency"])
+    return str(value).replace("_", " ") if name in ("category", "status") else str(value)
 
 
 def _sections(summary: dict[str, Any]) -> list[tuple[str, Sequence[str], list[dict[str, Any]]]]:

@@ -25,10 +25,18 @@ FROM reconciliation_breaks WHERE run_id = %(run_id)s OR (category = 'missing_at_
     SELECT id FROM reconciliation_breaks WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s
       AND category = 'missing_at_processor' AND status <> 'resolved'))
 GROUP BY category, status, currency ORDER BY category, status, currency"""
+# A batch may be reconciled over several runs (its lines, then its payout): its clearing and
+# its breaks are summed over all of them.
 _BATCH_BREAKS = """
 SELECT batch, leg->>0 AS currency, sum((leg->>1)::bigint)::bigint AS difference
 FROM reconciliation_breaks, jsonb_array_elements(detail->'legs') AS leg
-WHERE run_id = %(run_id)s AND batch IS NOT NULL GROUP BY batch, leg->>0"""
+WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s AND batch = ANY(%(batches)s)
+GROUP BY batch, leg->>0"""
+_EARLIER_CLEARING = """
+SELECT b->>'batch' AS batch, b->>'currency' AS currency, sum((b->>'clearing')::bigint)::bigint AS clearing
+FROM reconciliation_runs r, jsonb_array_elements(r.summary->'batches') AS b
+WHERE r.merchant_id = %(merchant_id)s AND r.processor = %(processor)s AND b->>'batch' = ANY(%(batches)s)
+GROUP BY 1, 2"""
 _AGEING = """
 SELECT currency, occurred_at, difference FROM reconciliation_breaks
 WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s AND status <> 'resolved' AND difference <> 0"""
@@ -44,9 +52,16 @@ async def _rows(connection: AsyncConnection[Any], statement: str, params: dict[s
 
 async def _explained(connection: AsyncConnection[Any], params: dict[str, Any],
                      batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    breaks = {(r.batch, r.currency): r.difference for r in await _rows(connection, _BATCH_BREAKS, params)}
-    return [{**item, "unexplained": item["clearing"] + breaks.get((item["batch"], item["currency"]), 0)}
-            for item in batches]
+    """Adds each batch's clearing over all its runs, and what no break explains of it."""
+    query = {**params, "batches": sorted({item["batch"] for item in batches})}
+    breaks = {(r.batch, r.currency): r.difference for r in await _rows(connection, _BATCH_BREAKS, query)}
+    earlier = {(r.batch, r.currency): r.clearing for r in await _rows(connection, _EARLIER_CLEARING, query)}
+    result = []
+    for item in batches:
+        key = (item["batch"], item["currency"])
+        total = item["clearing"] + earlier.get(key, 0)
+        result.append({**item, "clearing_total": total, "unexplained": total + breaks.get(key, 0)})
+    return result
 
 
 async def _ageing(connection: AsyncConnection[Any], params: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:

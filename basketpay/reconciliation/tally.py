@@ -11,9 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from basketpay.reconciliation.formats.rows import SettlementRow
 
-__all__ = ["BatchTotals", "FileTally", "merge_batches"]
+__all__ = ["BatchTotals", "FileTally", "merge_batches", "whole_batches"]
 
 
 @dataclass(slots=True)
@@ -69,3 +71,17 @@ def merge_batches(files: Iterable[list[dict[str, Any]]]) -> dict[tuple[str, str]
             merged.setdefault(key, BatchTotals()).add(
                 BatchTotals(**{name: item[name] for name in BatchTotals.__slots__}))
     return dict(sorted(merged.items()))
+
+
+_WHOLE_BATCHES = """
+SELECT b AS item FROM settlement_files f, jsonb_array_elements(f.batches) AS b
+WHERE f.merchant_id = %(merchant_id)s AND f.processor = %(processor)s AND b->>'batch' = ANY(%(batches)s)"""
+
+
+async def whole_batches(connection: AsyncConnection[Any], params: dict[str, Any],
+                        batches: dict[tuple[str, str], BatchTotals]) -> dict[tuple[str, str], BatchTotals]:
+    """These batches' totals over every file imported so far, this run's and earlier runs' (a
+    Stripe payout's lines and its payout line come in two files, which may be imported apart)."""
+    query = {**params, "batches": sorted({batch for batch, _ in batches})}
+    rows = await (await connection.execute(_WHOLE_BATCHES, query)).fetchall()
+    return merge_batches([[row.item for row in rows]])

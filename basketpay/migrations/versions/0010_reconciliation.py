@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-11-25 22:55:34.764535
+Create Date: 2026-11-25 23:06:57.272258
 """
 
 import sqlalchemy as sa
@@ -80,20 +80,14 @@ def upgrade() -> None:
     op.create_index(op.f('ix_reconciliation_breaks_run_id'), 'reconciliation_breaks', ['run_id'], unique=False)
     op.create_index('uq_reconciliation_breaks_awaited', 'reconciliation_breaks', ['attempt_id'], unique=True, postgresql_where=sa.text("category = 'missing_at_processor' AND status <> 'resolved'"))
     op.create_table('reconciliation_matches',
-    sa.Column('attempt_id', sa.Text(), nullable=False),
-    sa.Column('merchant_id', sa.Text(), nullable=False),
+    sa.Column('attempt_id', sa.Text(collation='C'), nullable=False),
     sa.Column('run_id', sa.Text(), nullable=False),
     sa.Column('file_id', sa.Text(), nullable=False),
     sa.Column('line', sa.Integer(), nullable=False),
-    sa.Column('batch', sa.Text(), nullable=False),
-    sa.Column('payment_reference', sa.Text(), nullable=True),
-    sa.Column('kind', sa.Text(), nullable=False),
-    sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('fee', sa.BigInteger(), nullable=False),
     sa.Column('rule', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('attempt_id', name=op.f('pk_reconciliation_matches'))
     )
-    op.create_index('ix_reconciliation_matches_payment_reference', 'reconciliation_matches', ['payment_reference'], unique=False, postgresql_where=sa.text('payment_reference IS NOT NULL'))
     op.create_table('reconciliation_runs',
     sa.Column('id', sa.Text(), nullable=False),
     sa.Column('seq', sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -127,7 +121,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_settlement_files_unreconciled', 'settlement_files', ['merchant_id', 'processor'], unique=False, postgresql_where=sa.text('run_id IS NULL'))
     op.create_table('settlement_rows',
-    sa.Column('file_id', sa.Text(), nullable=False),
+    sa.Column('file_id', sa.Text(collation='C'), nullable=False),
     sa.Column('line', sa.Integer(), nullable=False),
     sa.Column('merchant_id', sa.Text(), nullable=False),
     sa.Column('processor', sa.Text(), nullable=False),
@@ -157,7 +151,6 @@ def downgrade() -> None:
     op.drop_index('ix_settlement_files_unreconciled', table_name='settlement_files', postgresql_where=sa.text('run_id IS NULL'))
     op.drop_table('settlement_files')
     op.drop_table('reconciliation_runs')
-    op.drop_index('ix_reconciliation_matches_payment_reference', table_name='reconciliation_matches', postgresql_where=sa.text('payment_reference IS NOT NULL'))
     op.drop_table('reconciliation_matches')
     op.drop_index('uq_reconciliation_breaks_awaited', table_name='reconciliation_breaks', postgresql_where=sa.text("category = 'missing_at_processor' AND status <> 'resolved'"))
     op.drop_index(op.f('ix_reconciliation_breaks_run_id'), table_name='reconciliation_breaks')

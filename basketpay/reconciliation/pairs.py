@@ -1,0 +1,28 @@
+"""A pair, as matching writes it and breaks, postings and the summary read it: a settlement
+row and the attempt it settles, with what the later steps need of both (so they never
+join back to the large tables)."""
+
+from __future__ import annotations
+
+__all__ = ["DDL", "PAIR_COLUMNS", "pair_values"]
+
+PAIR_COLUMNS = ("file_id, line, attempt_id, rule, batch, kind, currency, gross, fee, net, booked_at, row_reference, "
+                "payment_reference, expected_fee, payment_intent_id, our_amount, our_currency, completed_at")
+DDL = """
+CREATE TEMP TABLE pairs (
+    file_id text, line int, attempt_id text, rule text, batch text, kind text, currency text, gross bigint,
+    fee bigint, net bigint, booked_at timestamptz, row_reference text, payment_reference text, expected_fee bigint,
+    payment_intent_id text, our_amount bigint, our_currency text, completed_at timestamptz) ON COMMIT DROP;
+CREATE TEMP TABLE leftover (LIKE run_rows) ON COMMIT DROP;
+CREATE TEMP TABLE ours_left (LIKE ours) ON COMMIT DROP"""
+
+
+def pair_values(rule: str, row: str = "r", ours: str = "o") -> str:
+    """The SELECT list of a pair from a row alias and an attempt alias."""
+    r, o = row, ours
+    return (f"{r}.file_id, {r}.line, {o}.attempt_id, {rule}, {r}.batch, {r}.kind, {r}.currency, {r}.gross, {r}.fee, "
+            f"{r}.net, {r}.booked_at, {r}.row_reference, {r}.payment_reference, "
+            f"{r}.expected_fee + CASE WHEN {o}.first_charge THEN {r}.first_charge_fee ELSE 0 END, "
+            f"{o}.payment_intent_id, {o}.amount, {o}.currency, {o}.completed_at")
+
+
