@@ -44,9 +44,11 @@ async def pull_step(day: str) -> int:
 
 
 @DBOS.workflow(name="reconciliation_daily_pull")
-async def daily_pull(scheduled_time: dt.datetime, context: Any) -> None:
-    """Reconcile the day before `scheduled_time` (the runs' summaries are stored with them)."""
-    await pull_step((scheduled_time.date() - dt.timedelta(days=1)).isoformat())
+async def daily_pull(scheduled_time: dt.datetime | str, context: Any) -> None:
+    """Reconcile the day before `scheduled_time` (the runs' summaries are stored with them).
+    The time may come as ISO text: DBOS's portable JSON serializer carries no datetimes."""
+    when = dt.datetime.fromisoformat(scheduled_time) if isinstance(scheduled_time, str) else scheduled_time
+    await pull_step((when.date() - dt.timedelta(days=1)).isoformat())
 
 
 async def ensure_schedule() -> None:

@@ -36,9 +36,9 @@ class Processor:
     settlement_dir: Path
 
 
-def start(processor: str, database_url: str, data_dir: Path) -> Iterator[Processor]:
+def start(processor: str, database_url: str, data_dir: Path, **extra_env: str) -> Iterator[Processor]:
     settlement_dir = data_dir / f"settlement-{processor}-{time.time_ns()}"
-    server = ServerProcess(database_url, log_path=data_dir / f"reconciliation-{processor}.log")
+    server = ServerProcess(database_url, log_path=data_dir / f"reconciliation-{processor}.log", worker=True)
     args = ["--settlement-dir", str(settlement_dir)]
     if processor == "adyen":
         args += ["--adyen-webhook-url", server.base_url + "/v1/processor_webhooks/adyen",
@@ -48,7 +48,7 @@ def start(processor: str, database_url: str, data_dir: Path) -> Iterator[Process
            "adyen": {"BASKETPAY_ADYEN_API_BASE": sandboxes.urls["adyen"], "BASKETPAY_ADYEN_API_KEY": "test-key",
                      "BASKETPAY_ADYEN_HMAC_KEY_HEX": HMAC_KEY_HEX}}[processor]
     server.env = server_env(data_dir, BASKETPAY_DEFAULT_CONNECTOR=processor, BASKETPAY_SWEEPER_INTERVAL_SECONDS="3600",
-                            **env)
+                            **env, **extra_env)
     server.start()
     try:
         yield Processor(processor, server, sandboxes.urls[processor], settlement_dir)
