@@ -51,7 +51,9 @@ async def _spool(request: Request) -> Path:
 @router.post("/files", responses=docs.WRITE, summary="Import a settlement file and reconcile it",
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def upload(request: Request, merchant: MerchantId,
-                 name: Annotated[str, Query(min_length=1, max_length=200)] = "upload.csv") -> dict[str, Any]:
+                 name: Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                            description="The file's name, for the report")] = "upload.csv",
+                 ) -> dict[str, Any]:
     """The body is the file as the processor published it (Stripe itemized payout reconciliation,
     Stripe payouts, or Adyen settlement details). A file imported before changes nothing
     (`already_imported`). A bad file is a 400 naming its line (`line`) and column (`param`)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.errors import UniqueViolation
+from psycopg.errors import DataError, UniqueViolation
 from psycopg.types.json import Jsonb
 
 from basketpay.db.database import Database
@@ -114,6 +114,8 @@ async def import_file(db: Database, merchant_id: str, path: Path, *, source: str
             processor, format_, tally = await _write_rows(connection, file_id, merchant_id, path, fees or FeeModels())
             await connection.execute(_FINISH_FILE, (processor, format_, tally.rows, tally.first, tally.last,
                                                     Jsonb(tally.batches_json()), file_id))
+    except DataError as error:  # a value PostgreSQL cannot store (a NUL byte): the file, not the service, is wrong
+        raise FileRejected(f"the file holds a value that cannot be stored: {error.diag.message_primary}") from None
     except UniqueViolation:  # the same file, imported at the same moment by another route
         async with db.connection() as connection:
             found = await _existing(connection, merchant_id, sha256)

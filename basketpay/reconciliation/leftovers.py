@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from basketpay.reconciliation.pairs import PAIR_COLUMNS, pair_values
+from basketpay.reconciliation.pairs import PAIR_COLUMNS, SETTLED_ATTEMPTS, pair_values
 
 __all__ = ["pair"]
 
@@ -34,7 +34,7 @@ SELECT DISTINCT ON (a.id) r.file_id, r.line, a.id, 'fee', r.batch, r.kind, r.cur
        NULL::text, NULL::timestamptz
 FROM leftover r JOIN payment_attempts a ON a.processor_idempotency_key = r.attempt_reference
 WHERE r.kind = 'fee' AND a.merchant_id = %(merchant_id)s AND a.connector = %(processor)s
-  AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.attempt_id = a.id)
+  AND a.id NOT IN (SELECT s.attempt_id FROM ({settled}) s)
   AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.attempt_id = a.id)
 ORDER BY a.id, r.booked_at, r.file_id, r.line"""
 
@@ -65,7 +65,8 @@ def _statements(columns: str, values: Any) -> list[str]:
         values=values("CASE WHEN o.currency = r.currency THEN 'amount_mismatch' ELSE 'currency_mismatch' END"),
         rows_where=_NOT_DUPLICATE, row_key="r.payment_reference, r.kind", our_key="o.payment_reference, o.kind",
         extra="")
-    return [_MOVE.format(columns=columns, select=by_payment), _MOVE.format(columns=columns, select=_FEE_LINES),
+    fee_lines = _FEE_LINES.replace("{settled}", SETTLED_ATTEMPTS)
+    return [_MOVE.format(columns=columns, select=by_payment), _MOVE.format(columns=columns, select=fee_lines),
             _DUPLICATES, *_DUPLICATE_RULES, _MOVE.format(columns=columns, select=mismatched)]
 
 

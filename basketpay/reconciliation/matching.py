@@ -30,7 +30,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from basketpay.reconciliation import leftovers
-from basketpay.reconciliation.pairs import DDL, PAIR_COLUMNS, pair_values
+from basketpay.reconciliation.pairs import DDL, PAIR_COLUMNS, SETTLED_ATTEMPTS, pair_values
 
 __all__ = ["match"]
 
@@ -66,8 +66,8 @@ WHERE {_MOVED_MONEY} AND a.completed_at < %(since)s AND w.merchant_id = %(mercha
 # What earlier runs settled is kept aside: a line repeating one of them is a duplicate.
 _SETTLED_BEFORE = """
 CREATE TEMP TABLE ours_settled (LIKE ours) ON COMMIT DROP;
-WITH gone AS (DELETE FROM ours o USING reconciliation_matches m WHERE m.attempt_id = o.attempt_id RETURNING o.*)
-INSERT INTO ours_settled SELECT * FROM gone"""
+WITH gone AS (DELETE FROM ours o USING ({settled}) s WHERE s.attempt_id = o.attempt_id RETURNING o.*)
+INSERT INTO ours_settled SELECT * FROM gone""".format(settled=SETTLED_ATTEMPTS)
 
 # Keys seen more than once on either side leave the fast path (they pair in time order later).
 _DUPLICATE_KEYS = """

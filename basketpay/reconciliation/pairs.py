@@ -4,7 +4,11 @@ join back to the large tables)."""
 
 from __future__ import annotations
 
-__all__ = ["DDL", "PAIR_COLUMNS", "pair_values"]
+__all__ = ["DDL", "PAIR_COLUMNS", "SETTLED_ATTEMPTS", "pair_values"]
+
+# The attempts earlier runs settled, as far back as the look-back window reaches.
+SETTLED_ATTEMPTS = """SELECT unnest(m.attempt_ids) AS attempt_id FROM reconciliation_matches m
+WHERE m.merchant_id = %(merchant_id)s AND m.last_at >= %(since)s"""
 
 PAIR_COLUMNS = ("file_id, line, attempt_id, rule, batch, kind, currency, gross, fee, net, booked_at, row_reference, "
                 "payment_reference, expected_fee, payment_intent_id, our_amount, our_currency, completed_at")

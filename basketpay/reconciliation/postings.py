@@ -32,10 +32,15 @@ SELECT batch, currency, coalesce(sum({POSTED_FEE}), 0)::bigint AS fees,
 FROM pairs GROUP BY batch, currency"""
 
 _MATCHES = f"""
-INSERT INTO reconciliation_matches (attempt_id, run_id, file_id, line, fee, rule)
-SELECT attempt_id, %(run_id)s, file_id, line, {POSTED_FEE}, rule
-FROM pairs ORDER BY attempt_id COLLATE "C"
-"""  # in key order: the primary key's pages are filled one after another
+INSERT INTO reconciliation_matches (run_id, chunk, merchant_id, first_at, last_at, attempt_ids, file_ids, lines, fees,
+                                    rules)
+SELECT %(run_id)s, n / 1000, %(merchant_id)s, min(at), max(at), array_agg(attempt_id ORDER BY n),
+       array_agg(file_id ORDER BY n), array_agg(line ORDER BY n), array_agg(fee ORDER BY n), array_agg(rule ORDER BY n)
+FROM (SELECT attempt_id, file_id, line, {POSTED_FEE} AS fee, rule, coalesce(completed_at, booked_at) AS at,
+             row_number() OVER (ORDER BY coalesce(completed_at, booked_at), attempt_id COLLATE "C") - 1 AS n
+      FROM pairs) numbered
+GROUP BY n / 1000
+"""
 
 
 def moves(merchant_id: str, currency: str, debit: str, credit: str, amount: int) -> list[Any]:

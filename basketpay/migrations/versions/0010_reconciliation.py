@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-11-25 23:06:57.272258
+Create Date: 2026-11-25 23:26:12.457759
 """
 
 import sqlalchemy as sa
@@ -80,14 +80,19 @@ def upgrade() -> None:
     op.create_index(op.f('ix_reconciliation_breaks_run_id'), 'reconciliation_breaks', ['run_id'], unique=False)
     op.create_index('uq_reconciliation_breaks_awaited', 'reconciliation_breaks', ['attempt_id'], unique=True, postgresql_where=sa.text("category = 'missing_at_processor' AND status <> 'resolved'"))
     op.create_table('reconciliation_matches',
-    sa.Column('attempt_id', sa.Text(collation='C'), nullable=False),
     sa.Column('run_id', sa.Text(), nullable=False),
-    sa.Column('file_id', sa.Text(), nullable=False),
-    sa.Column('line', sa.Integer(), nullable=False),
-    sa.Column('fee', sa.BigInteger(), nullable=False),
-    sa.Column('rule', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('attempt_id', name=op.f('pk_reconciliation_matches'))
+    sa.Column('chunk', sa.Integer(), nullable=False),
+    sa.Column('merchant_id', sa.Text(), nullable=False),
+    sa.Column('first_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('attempt_ids', postgresql.ARRAY(sa.Text()), nullable=False),
+    sa.Column('file_ids', postgresql.ARRAY(sa.Text()), nullable=False),
+    sa.Column('lines', postgresql.ARRAY(sa.Integer()), nullable=False),
+    sa.Column('fees', postgresql.ARRAY(sa.BigInteger()), nullable=False),
+    sa.Column('rules', postgresql.ARRAY(sa.Text()), nullable=False),
+    sa.PrimaryKeyConstraint('run_id', 'chunk', name=op.f('pk_reconciliation_matches'))
     )
+    op.create_index('ix_reconciliation_matches_merchant_last_at', 'reconciliation_matches', ['merchant_id', 'last_at'], unique=False)
     op.create_table('reconciliation_runs',
     sa.Column('id', sa.Text(), nullable=False),
     sa.Column('seq', sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -151,6 +156,7 @@ def downgrade() -> None:
     op.drop_index('ix_settlement_files_unreconciled', table_name='settlement_files', postgresql_where=sa.text('run_id IS NULL'))
     op.drop_table('settlement_files')
     op.drop_table('reconciliation_runs')
+    op.drop_index('ix_reconciliation_matches_merchant_last_at', table_name='reconciliation_matches')
     op.drop_table('reconciliation_matches')
     op.drop_index('uq_reconciliation_breaks_awaited', table_name='reconciliation_breaks', postgresql_where=sa.text("category = 'missing_at_processor' AND status <> 'resolved'"))
     op.drop_index(op.f('ix_reconciliation_breaks_run_id'), table_name='reconciliation_breaks')
