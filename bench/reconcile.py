@@ -32,7 +32,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.reconcile_data import seed, write_files  # noqa: E402
+from bench.reconcile_data import seed, write_files
 
 DATABASE = "bp_bench_reconcile"
 TARGET_SECONDS = 30.0

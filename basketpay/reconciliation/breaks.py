@@ -44,7 +44,8 @@ FROM {{source}} WHERE {{where}}"""
 def _from_settled(category: str, difference: str, where: str, detail: str, legs: str | None = None) -> str:
     return _INSERT.format(
         category=f"'{category}'", currency="currency", amount="gross", difference=difference, attempt="attempt_id",
-        intent="payment_intent_id", occurred="coalesce(completed_at, booked_at)", row_reference="NULL",
+        intent="(SELECT a.payment_intent_id FROM payment_attempts a WHERE a.id = pairs.attempt_id)",
+        occurred="coalesce(completed_at, booked_at)", row_reference="NULL",
         legs=legs or f"jsonb_build_array(jsonb_build_array(currency, {difference}))", detail=detail,
         source="pairs", where=where, place="batch, file_id, line")
 
@@ -96,7 +97,8 @@ INSERT INTO reconciliation_breaks (id, merchant_id, run_id, processor, category,
                                    attempt_id, payment_intent_id, occurred_at, detail)
 SELECT {_NEW_ID}, %(merchant_id)s, %(run_id)s, %(processor)s, 'missing_at_processor',
        CASE WHEN %(as_of)s - o.completed_at > %(cutoff)s THEN 'overdue' ELSE 'expected' END, o.currency, o.amount,
-       -o.amount, o.attempt_id, o.payment_intent_id, o.completed_at,
+       -o.amount, o.attempt_id, (SELECT a.payment_intent_id FROM payment_attempts a WHERE a.id = o.attempt_id),
+       o.completed_at,
        jsonb_build_object('legs', jsonb_build_array(jsonb_build_array(o.currency, -o.amount)), 'kind', o.kind,
                           'payment_reference', o.payment_reference)
 FROM ours_left o

@@ -25,6 +25,7 @@ from basketpay.reconciliation.copy_text import copy_line
 from basketpay.reconciliation.fee_models import FeeModels
 from basketpay.reconciliation.formats.detect import read
 from basketpay.reconciliation.formats.rows import FileRejected, SettlementRow
+from basketpay.reconciliation.split_parse import SplitConflict, halves, write_split
 from basketpay.reconciliation.tally import FileTally
 
 __all__ = ["Imported", "file_digest", "import_file"]
@@ -88,8 +89,14 @@ def _copy_chunks(rows: Iterable[SettlementRow], prefix: tuple[str, str, str], fe
 
 
 async def _write_rows(connection: AsyncConnection[Any], file_id: str, merchant_id: str, path: Path,
-                      fees: FeeModels) -> tuple[str, str, FileTally]:
+                      fees: FeeModels, split: bool) -> tuple[str, str, FileTally]:
     parser, rows = read(_text_lines(path))
+    parts = halves(path, path.stat().st_size) if split else None
+    if parts is not None:
+        header, pieces = parts
+        async with connection.cursor().copy(_COPY) as copy:
+            tally = await write_split(copy, path, header, pieces, (file_id, merchant_id, parser.processor), fees)
+        return parser.processor, parser.format, tally
     tally = FileTally()
     async with connection.cursor().copy(_COPY) as copy:
         for text in _copy_chunks(rows, (file_id, merchant_id, parser.processor), fees, tally):
@@ -105,13 +112,21 @@ async def import_file(db: Database, merchant_id: str, path: Path, *, source: str
     async with db.connection() as connection:
         if (found := await _existing(connection, merchant_id, sha256)) is not None:
             return found
+    try:
+        return await _import(db, merchant_id, path, source, name, sha256, fees or FeeModels(), split=True)
+    except SplitConflict:  # only the whole file can say which line: parse it whole
+        return await _import(db, merchant_id, path, source, name, sha256, fees or FeeModels(), split=False)
+
+
+async def _import(db: Database, merchant_id: str, path: Path, source: str, name: str, sha256: str,
+                  fees: FeeModels, split: bool) -> Imported:
     file_id = new_id("sf")
     try:
         async with db.transaction() as connection:
             head = {"id": file_id, "merchant_id": merchant_id, "name": name, "sha256": sha256, "source": source,
                     "processor": "", "format": ""}
             await connection.execute(_INSERT_FILE, head)
-            processor, format_, tally = await _write_rows(connection, file_id, merchant_id, path, fees or FeeModels())
+            processor, format_, tally = await _write_rows(connection, file_id, merchant_id, path, fees, split)
             await connection.execute(_FINISH_FILE, (processor, format_, tally.rows, tally.first, tally.last,
                                                     Jsonb(tally.batches_json()), file_id))
     except DataError as error:  # a value PostgreSQL cannot store (a NUL byte): the file, not the service, is wrong

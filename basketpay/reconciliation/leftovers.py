@@ -29,9 +29,8 @@ JOIN (SELECT o.*, row_number() OVER (PARTITION BY {our_key} ORDER BY o.completed
   ON o.payment_reference = r.payment_reference AND o.kind = r.kind AND o.rank = r.rank {extra}"""
 
 _FEE_LINES = """
-SELECT DISTINCT ON (a.id) r.file_id, r.line, a.id, 'fee', r.batch, r.kind, r.currency, r.gross, r.fee, r.net,
-       r.booked_at, r.row_reference, r.payment_reference, r.expected_fee, a.payment_intent_id, NULL::bigint,
-       NULL::text, NULL::timestamptz
+SELECT DISTINCT ON (a.id) r.file_id, r.line, a.id, 'fee', r.batch, r.currency, r.gross, r.fee, r.net, r.booked_at,
+       r.expected_fee, NULL::bigint, NULL::text, NULL::timestamptz
 FROM leftover r JOIN payment_attempts a ON a.processor_idempotency_key = r.attempt_reference
 WHERE r.kind = 'fee' AND a.merchant_id = %(merchant_id)s AND a.connector = %(processor)s
   AND a.id NOT IN (SELECT s.attempt_id FROM ({settled}) s)
@@ -45,10 +44,12 @@ CREATE TEMP TABLE duplicates (file_id text, line int, original_attempt_id text, 
 ON COMMIT DROP"""
 _DUPLICATE_RULES = (
     """INSERT INTO duplicates SELECT DISTINCT ON (l.file_id, l.line) l.file_id, l.line, p.attempt_id
-       FROM leftover l JOIN pairs p ON p.row_reference = l.row_reference ON CONFLICT DO NOTHING""",
+       FROM leftover l JOIN run_rows q ON q.row_reference = l.row_reference
+       JOIN pairs p ON p.file_id = q.file_id AND p.line = q.line ON CONFLICT DO NOTHING""",
     """INSERT INTO duplicates SELECT DISTINCT ON (l.file_id, l.line) l.file_id, l.line, p.attempt_id
-       FROM leftover l JOIN pairs p ON p.payment_reference = l.payment_reference AND p.kind = l.kind
-            AND p.gross = l.gross AND p.currency = l.currency AND p.rule <> 'fee' ON CONFLICT DO NOTHING""",
+       FROM leftover l JOIN run_rows q ON q.payment_reference = l.payment_reference AND q.kind = l.kind
+            AND q.gross = l.gross AND q.currency = l.currency
+       JOIN pairs p ON p.file_id = q.file_id AND p.line = q.line AND p.rule <> 'fee' ON CONFLICT DO NOTHING""",
     """INSERT INTO duplicates SELECT DISTINCT ON (l.file_id, l.line) l.file_id, l.line, s.attempt_id
        FROM leftover l JOIN ours_settled s ON s.payment_reference = l.payment_reference AND s.kind = l.kind
             AND s.amount = l.gross AND s.currency = l.currency ON CONFLICT DO NOTHING""",

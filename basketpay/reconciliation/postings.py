@@ -31,13 +31,16 @@ SELECT batch, currency, coalesce(sum({POSTED_FEE}), 0)::bigint AS fees,
        count(*) FILTER (WHERE rule IN ('attempt_reference', 'payment_reference', 'fee')) AS matched
 FROM pairs GROUP BY batch, currency"""
 
+# Chunks of the pairs as they lie (file order, close to time order: the chunks' time ranges stay
+# narrow without a sort). The arrays of a chunk are filled by one aggregation step per pair, so
+# they stay aligned.
 _MATCHES = f"""
 INSERT INTO reconciliation_matches (run_id, chunk, merchant_id, first_at, last_at, attempt_ids, file_ids, lines, fees,
                                     rules)
-SELECT %(run_id)s, n / 1000, %(merchant_id)s, min(at), max(at), array_agg(attempt_id ORDER BY n),
-       array_agg(file_id ORDER BY n), array_agg(line ORDER BY n), array_agg(fee ORDER BY n), array_agg(rule ORDER BY n)
+SELECT %(run_id)s, n / 1000, %(merchant_id)s, min(at), max(at), array_agg(attempt_id), array_agg(file_id),
+       array_agg(line), array_agg(fee), array_agg(rule)
 FROM (SELECT attempt_id, file_id, line, {POSTED_FEE} AS fee, rule, coalesce(completed_at, booked_at) AS at,
-             row_number() OVER (ORDER BY coalesce(completed_at, booked_at), attempt_id COLLATE "C") - 1 AS n
+             row_number() OVER () - 1 AS n
       FROM pairs) numbered
 GROUP BY n / 1000
 """

@@ -45,7 +45,7 @@ class RunOptions:
 # A run is a few large set operations on temporary tables, not many small statements: its
 # connection keeps them in memory (temp_buffers, work_mem), samples them lightly for ANALYZE,
 # and does not JIT-compile (0.6 s a statement, more than it saves here).
-SESSION = {"temp_buffers": "1GB", "work_mem": "256MB", "default_statistics_target": "10", "jit": "off"}
+SESSION = {"temp_buffers": "1GB", "work_mem": "512MB", "default_statistics_target": "10", "jit": "off"}
 
 
 async def _lock(connection: AsyncConnection[Any], merchant_id: str, processor: str) -> None:

@@ -57,6 +57,16 @@ class FileTally:
             totals.fees += row.fee
             totals.net += row.net
 
+    def merge(self, other: FileTally) -> None:
+        """Add another part of the same file (split_parse.py)."""
+        self.rows += other.rows
+        for when in (other.first, other.last):
+            if when is not None:
+                self.first = when if self.first is None else min(self.first, when)
+                self.last = when if self.last is None else max(self.last, when)
+        for key, totals in other.batches.items():
+            self.batches.setdefault(key, BatchTotals()).add(totals)
+
     def batches_json(self) -> list[dict[str, Any]]:
         return [{"batch": batch, "currency": currency, **{name: getattr(totals, name) for name in totals.__slots__}}
                 for (batch, currency), totals in sorted(self.batches.items())]

@@ -147,6 +147,17 @@ def upgrade() -> None:
     )
     op.create_index('ix_payment_attempts_settling', 'payment_attempts', ['merchant_id', 'connector', 'completed_at'], unique=False, postgresql_where=sa.text("status = 'succeeded' AND operation IN ('capture', 'sale', 'refund')"))
     # ### end Alembic commands ###
+    # lz4, where the server has it: a run's chunks of matches compress four times faster than with pglz.
+    op.execute("""
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) THEN
+    ALTER TABLE reconciliation_matches ALTER COLUMN attempt_ids SET COMPRESSION lz4,
+      ALTER COLUMN file_ids SET COMPRESSION lz4, ALTER COLUMN lines SET COMPRESSION lz4,
+      ALTER COLUMN fees SET COMPRESSION lz4, ALTER COLUMN rules SET COMPRESSION lz4;
+  END IF;
+END $$""")
+
+
 
 
 def downgrade() -> None:
