@@ -30,7 +30,7 @@ from basketpay.reconciliation.tally import FileTally
 
 __all__ = ["Imported", "file_digest", "import_file"]
 
-ROW_COLUMNS = ("file_id", "line", "merchant_id", "processor", "kind", "row_reference", "payment_reference",
+ROW_COLUMNS = ("file_id", "line", "kind", "row_reference", "payment_reference",
                "attempt_reference", "currency", "gross", "fee", "net", "expected_fee", "first_charge_fee", "batch",
                "booked_at")
 _COPY = f"COPY settlement_rows ({', '.join(ROW_COLUMNS)}) FROM STDIN"

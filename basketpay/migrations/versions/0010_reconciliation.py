@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-11-25 23:26:12.457759
+Create Date: 2026-11-25 23:58:09.783779
 """
 
 import sqlalchemy as sa
@@ -128,8 +128,6 @@ def upgrade() -> None:
     op.create_table('settlement_rows',
     sa.Column('file_id', sa.Text(collation='C'), nullable=False),
     sa.Column('line', sa.Integer(), nullable=False),
-    sa.Column('merchant_id', sa.Text(), nullable=False),
-    sa.Column('processor', sa.Text(), nullable=False),
     sa.Column('kind', sa.Text(), nullable=False),
     sa.Column('row_reference', sa.Text(), nullable=True),
     sa.Column('payment_reference', sa.Text(), nullable=True),
@@ -156,8 +154,6 @@ DO $$ BEGIN
       ALTER COLUMN fees SET COMPRESSION lz4, ALTER COLUMN rules SET COMPRESSION lz4;
   END IF;
 END $$""")
-
-
 
 
 def downgrade() -> None:
