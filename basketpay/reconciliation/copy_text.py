@@ -22,11 +22,11 @@ def _escaped(value: str | None) -> str:
 
 def copy_line(prefix: tuple[str, str, str], row: SettlementRow, expected: tuple[int, int] | None,
               shift: int = 0) -> str:
-    """`prefix` is (file id, merchant id, processor), the same on every line of a file (the id
+    """`prefix` is (file seq, merchant id, processor), the same on every line of a file (the seq
     starts the line);
     `expected` the fee model's (fee, part due on a first charge only), or None; `shift` is
     added to the line number (a half of a file parsed on its own: split_parse.py)."""
-    file_id = prefix[0]
+    file_seq = prefix[0]
     expected_fee, first_only = (_NULL, 0) if expected is None else expected
     ref, payment, attempt, batch = row.row_reference, row.payment_reference, row.attempt_reference, row.batch
     joined = f"{ref}{payment}{attempt}{batch}"
@@ -36,6 +36,6 @@ def copy_line(prefix: tuple[str, str, str], row: SettlementRow, expected: tuple[
         ref = _NULL if ref is None else ref
         payment = _NULL if payment is None else payment
         attempt = _NULL if attempt is None else attempt
-    return (f"{file_id}\t{row.line + shift}\t{row.kind}\t{ref}\t{payment}\t{attempt}\t"
+    return (f"{file_seq}\t{row.line + shift}\t{row.kind}\t{ref}\t{payment}\t{attempt}\t"
             f"{row.currency}\t{row.gross}\t{row.fee}\t{row.net}\t{expected_fee}\t{first_only}\t{batch}\t"
             f"{row.booked_at.isoformat()}\n")

@@ -30,7 +30,7 @@ from basketpay.reconciliation.tally import FileTally
 
 __all__ = ["Imported", "file_digest", "import_file"]
 
-ROW_COLUMNS = ("file_id", "line", "kind", "row_reference", "payment_reference",
+ROW_COLUMNS = ("file_seq", "line", "kind", "row_reference", "payment_reference",
                "attempt_reference", "currency", "gross", "fee", "net", "expected_fee", "first_charge_fee", "batch",
                "booked_at")
 _COPY = f"COPY settlement_rows ({', '.join(ROW_COLUMNS)}) FROM STDIN"
@@ -38,7 +38,7 @@ _CHUNK_LINES = 5000
 _EXISTING = """SELECT id, processor, format, name, rows FROM settlement_files
 WHERE merchant_id = %(merchant_id)s AND sha256 = %(sha256)s"""
 _INSERT_FILE = """INSERT INTO settlement_files (id, merchant_id, processor, format, name, sha256, rows, source)
-VALUES (%(id)s, %(merchant_id)s, %(processor)s, %(format)s, %(name)s, %(sha256)s, 0, %(source)s)"""
+VALUES (%(id)s, %(merchant_id)s, %(processor)s, %(format)s, %(name)s, %(sha256)s, 0, %(source)s) RETURNING seq"""
 _FINISH_FILE = """UPDATE settlement_files SET processor = %s, format = %s, rows = %s, first_booked_at = %s,
 last_booked_at = %s, batches = %s WHERE id = %s"""
 
@@ -88,18 +88,18 @@ def _copy_chunks(rows: Iterable[SettlementRow], prefix: tuple[str, str, str], fe
     yield "".join(chunk)
 
 
-async def _write_rows(connection: AsyncConnection[Any], file_id: str, merchant_id: str, path: Path,
+async def _write_rows(connection: AsyncConnection[Any], file_seq: str, merchant_id: str, path: Path,
                       fees: FeeModels, split: bool) -> tuple[str, str, FileTally]:
     parser, rows = read(_text_lines(path))
     parts = halves(path, path.stat().st_size) if split else None
     if parts is not None:
         header, pieces = parts
         async with connection.cursor().copy(_COPY) as copy:
-            tally = await write_split(copy, path, header, pieces, (file_id, merchant_id, parser.processor), fees)
+            tally = await write_split(copy, path, header, pieces, (file_seq, merchant_id, parser.processor), fees)
         return parser.processor, parser.format, tally
     tally = FileTally()
     async with connection.cursor().copy(_COPY) as copy:
-        for text in _copy_chunks(rows, (file_id, merchant_id, parser.processor), fees, tally):
+        for text in _copy_chunks(rows, (file_seq, merchant_id, parser.processor), fees, tally):
             if text:
                 await copy.write(text)
     return parser.processor, parser.format, tally
@@ -125,8 +125,9 @@ async def _import(db: Database, merchant_id: str, path: Path, source: str, name:
         async with db.transaction() as connection:
             head = {"id": file_id, "merchant_id": merchant_id, "name": name, "sha256": sha256, "source": source,
                     "processor": "", "format": ""}
-            await connection.execute(_INSERT_FILE, head)
-            processor, format_, tally = await _write_rows(connection, file_id, merchant_id, path, fees, split)
+            inserted = await (await connection.execute(_INSERT_FILE, head)).fetchone()
+            assert inserted is not None
+            processor, format_, tally = await _write_rows(connection, str(inserted.seq), merchant_id, path, fees, split)
             await connection.execute(_FINISH_FILE, (processor, format_, tally.rows, tally.first, tally.last,
                                                     Jsonb(tally.batches_json()), file_id))
     except DataError as error:  # a value PostgreSQL cannot store (a NUL byte): the file, not the service, is wrong

@@ -36,7 +36,10 @@ __all__ = ["match"]
 
 _RUN_ROWS = """
 CREATE TEMP TABLE run_rows ON COMMIT DROP AS
-SELECT * FROM settlement_rows WHERE file_id = ANY(%(files)s)"""
+SELECT f.id AS file_id, r.line, r.kind, r.row_reference, r.payment_reference, r.attempt_reference, r.currency, r.gross,
+       r.fee, r.net, r.expected_fee, r.first_charge_fee, r.batch, r.booked_at
+FROM settlement_rows r JOIN settlement_files f ON f.seq = r.file_seq
+WHERE f.id = ANY(%(files)s) AND r.file_seq = ANY(ARRAY(SELECT seq FROM settlement_files WHERE id = ANY(%(files)s)))"""
 
 _OUR_COLUMNS = """
 SELECT a.id AS attempt_id, i.processor_reference AS payment_reference,

@@ -45,7 +45,7 @@ def _rows(engine: Engine, merchant_id: str) -> list[Any]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(
             "SELECT line, kind, row_reference, payment_reference, currency, gross, fee, net, expected_fee, batch, "
-            "booked_at FROM settlement_rows JOIN settlement_files f ON f.id = file_id WHERE f.merchant_id = :m "
+            "booked_at FROM settlement_rows JOIN settlement_files f ON f.seq = file_seq WHERE f.merchant_id = :m "
             "ORDER BY line"), {"m": merchant_id})]
 
 
