@@ -66,6 +66,7 @@ def _reuse(url: str, processor: str, rows: int, directory: Path) -> tuple[str, l
         for statement in _RESET:
             connection.execute(statement)
         connection.execute("VACUUM ANALYZE")
+        connection.execute("CHECKPOINT")
     return str(merchant_id[0]), write_files(processor, directory, rows)
 
 
