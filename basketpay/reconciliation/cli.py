@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
@@ -20,21 +19,12 @@ FORMATS = ("table", "csv", "html", "json")
 
 
 def _with_service(work: Callable[[Any], Awaitable[T]]) -> T:
-    from basketpay.db.database import Database
     from basketpay.db.migrate import migrate
-    from basketpay.reconciliation.service import Reconciliation
+    from basketpay.reconciliation.service import run_with
 
     settings = get_settings()
     migrate(settings)
-
-    async def main() -> T:
-        database = await Database(settings).open()
-        try:
-            return await work(Reconciliation(database, settings))
-        finally:
-            await database.close()
-
-    return asyncio.run(main())
+    return run_with(settings, work)
 
 
 def _breaks_as_dicts(rows: list[Any]) -> list[dict[str, Any]]:

@@ -3,9 +3,10 @@ over what waits for each processor they belong to; read runs and breaks; resolve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from basketpay.db.database import Database
 from basketpay.errors import NotFound
@@ -14,7 +15,9 @@ from basketpay.reconciliation.ingest import Imported, import_file
 from basketpay.reconciliation.runs import RunOptions, reconcile
 from basketpay.settings import Settings
 
-__all__ = ["Reconciliation"]
+__all__ = ["Reconciliation", "run_with"]
+
+T = TypeVar("T")
 
 _RUN = "SELECT * FROM reconciliation_runs WHERE id = %s AND merchant_id = %s"
 _RUNS = "SELECT * FROM reconciliation_runs WHERE merchant_id = %s ORDER BY seq DESC LIMIT %s"
@@ -72,3 +75,16 @@ class Reconciliation:
     async def resolve(self, merchant_id: str, break_id: str, action: str, reason: str | None, actor: str) -> Any:
         return await resolution.resolve(self.database, merchant_id, break_id, action, reason, actor,
                                         self.options.hot_buckets)
+
+
+def run_with(settings: Settings, work: Callable[[Reconciliation], Awaitable[T]]) -> T:
+    """Run `work` with a Reconciliation on its own database pool (the CLI, scripts, tests)."""
+
+    async def main() -> T:
+        database = await Database(settings).open()
+        try:
+            return await work(Reconciliation(database, settings))
+        finally:
+            await database.close()
+
+    return asyncio.run(main())

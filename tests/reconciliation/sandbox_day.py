@@ -3,7 +3,6 @@ discrepancies), and reconciliation run in process against the test database."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -15,9 +14,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from basketpay.db.database import Database
 from basketpay.ledger import chart
-from basketpay.reconciliation.service import Reconciliation
+from basketpay.reconciliation.service import run_with
 from basketpay.sandboxes.runner import SandboxProcesses
 from basketpay.server import ServerProcess
 from basketpay.settings import Settings
@@ -98,14 +96,7 @@ def settlement_files(processor: Processor, day: dt.date) -> list[Path]:
 
 
 def in_process(settings: Settings, work: Any) -> Any:
-    async def main() -> Any:
-        database = await Database(settings).open()
-        try:
-            return await work(Reconciliation(database, settings))
-        finally:
-            await database.close()
-
-    return asyncio.run(main())
+    return run_with(settings, work)
 
 
 def breaks(engine: Engine, merchant_id: str) -> list[Any]:
