@@ -182,4 +182,5 @@ pos_transactions = Table(
     Column("detail", JSONB, nullable=False),
     PrimaryKeyConstraint("feed_id", "line"),
     _one_of("status", ("matched", "total_mismatch", "tax_mismatch", "unmatched")),
+    Index("ix_pos_transactions_order", "order_id", postgresql_where=text("order_id IS NOT NULL")),  # matched before?
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-11-26 00:04:42.702546
+Create Date: 2026-11-26 00:10:39.174942
 """
 
 import sqlalchemy as sa
@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('matched', 'total_mismatch', 'tax_mismatch', 'unmatched')", name=op.f('ck_pos_transactions_status')),
     sa.PrimaryKeyConstraint('feed_id', 'line', name=op.f('pk_pos_transactions'))
     )
+    op.create_index('ix_pos_transactions_order', 'pos_transactions', ['order_id'], unique=False, postgresql_where=sa.text('order_id IS NOT NULL'))
     op.create_table('reconciliation_breaks',
     sa.Column('id', sa.Text(), nullable=False),
     sa.Column('seq', sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -171,6 +172,7 @@ def downgrade() -> None:
     op.drop_index('ix_reconciliation_breaks_open', table_name='reconciliation_breaks', postgresql_where=sa.text("status <> 'resolved'"))
     op.drop_index('ix_reconciliation_breaks_attempt', table_name='reconciliation_breaks', postgresql_where=sa.text('attempt_id IS NOT NULL'))
     op.drop_table('reconciliation_breaks')
+    op.drop_index('ix_pos_transactions_order', table_name='pos_transactions', postgresql_where=sa.text('order_id IS NOT NULL'))
     op.drop_table('pos_transactions')
     op.drop_table('pos_feeds')
     # ### end Alembic commands ###
