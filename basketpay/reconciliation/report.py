@@ -76,7 +76,8 @@ def to_csv(summary: dict[str, Any], breaks: Iterable[dict[str, Any]]) -> str:
             "occurred_at", "resolution", "reason")
     writer.writerow(head)
     for item in breaks:
-        writer.writerow([_cell(item, name) if name in _MONEY else item.get(name, "") for name in head])
+        writer.writerow([_cell(item, name) if name in _MONEY or name in ("category", "status") else item.get(name, "")
+                         for name in head])
     return buffer.getvalue()
 
 

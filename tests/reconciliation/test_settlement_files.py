@@ -173,3 +173,18 @@ def test_the_cli_reconciles_and_writes_reports(tmp_path: Path, database_url: str
     rejected = subprocess.run([*command[:4], str(bad), "--merchant", merchant[0]], env=env, capture_output=True,
                               text=True)
     assert rejected.returncode == 1 and "line 2" in rejected.stderr and "gross" in rejected.stderr
+
+
+def test_a_runs_report_as_json_csv_and_html(client: httpx.Client) -> None:
+    run = upload(client, csv_text(ITEMIZED_COLUMNS, [STRIPE_LINE]), "report.csv").json()["runs"][0]
+    path = f"/v1/reconciliation/runs/{run['run_id']}"
+    assert client.get(path).json()["lines"] == 1
+    as_csv = client.get(path, params={"format": "csv"})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(as_csv.text)))
+    assert ["missing in books", "open", "USD", "1", "100.00", "96.80"] in rows
+    assert any(row[0].startswith("rb_") and row[1] == "missing in books" for row in rows if len(row) > 2)
+    page = client.get(path, params={"format": "html"}).text
+    assert "Every cent of every batch is matched or named by a break." in page
+    assert client.get("/v1/reconciliation/runs").json()["data"][0]["run_id"] == run["run_id"]
+    assert client.get("/v1/reconciliation/runs/rr_nope").status_code == 404
