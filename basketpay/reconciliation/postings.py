@@ -54,8 +54,10 @@ def moves(merchant_id: str, currency: str, debit: str, credit: str, amount: int)
 
 
 async def post_batches(connection: AsyncConnection[Any], merchant_id: str, processor: str, run_id: str,
-                       batches: dict[tuple[str, str], BatchTotals], hot_buckets: int) -> list[dict[str, Any]]:
-    """Post each batch's fees and payout; returns the figures per batch (summary.py)."""
+                       batches: dict[tuple[str, str], BatchTotals], whole: dict[tuple[str, str], BatchTotals],
+                       hot_buckets: int) -> list[dict[str, Any]]:
+    """Post each batch's fees and payout; returns the figures per batch (summary.py), with what
+    the processor still owes on it when no file has brought its payout yet (`whole`: all files)."""
     paired = {(row.batch, row.currency): row for row in await (await connection.execute(_PAIRED)).fetchall()}
     clearing, fees = chart.processor_clearing(processor), chart.processor_fees(processor)
     entries: list[Entry] = []
@@ -71,10 +73,14 @@ async def post_batches(connection: AsyncConnection[Any], merchant_id: str, proce
                                      object_id=batch, description=description))
         figures.append({"batch": batch, "currency": currency, "lines": totals.lines, "matched": matched,
                         "gross": totals.gross, "fees": totals.fees, "fees_posted": posted, "paid": totals.paid,
-                        "clearing": ours - posted - totals.paid})
+                        "clearing": ours - posted - totals.paid, "awaiting_payout": _awaiting(whole.get((batch, currency)))})
     await insert_entries(connection, entries)
     return figures
 
 
 async def record_matches(connection: AsyncConnection[Any], merchant_id: str, run_id: str) -> None:
     await connection.execute(_MATCHES, {"merchant_id": merchant_id, "run_id": run_id})
+
+
+def _awaiting(totals: BatchTotals | None) -> int:
+    return 0 if totals is None or totals.payouts else totals.net

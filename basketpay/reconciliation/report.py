@@ -19,10 +19,11 @@ from basketpay.money import format_major
 __all__ = ["to_csv", "to_html", "to_text"]
 
 _BREAK_HEAD = ("category", "status", "currency", "count", "amount", "difference")
-_BATCH_HEAD = ("batch", "currency", "lines", "matched", "gross", "fees", "fees_posted", "paid", "clearing_total",
-               "unexplained")
+_BATCH_HEAD = ("batch", "currency", "lines", "matched", "gross", "fees", "fees_posted", "paid", "awaiting_payout",
+               "clearing_total", "unexplained")
 _AGEING_HEAD = ("age", "currency", "count", "amount")
-_MONEY = {"amount", "difference", "gross", "fees", "fees_posted", "paid", "clearing", "clearing_total", "unexplained"}
+_MONEY = {"amount", "difference", "gross", "fees", "fees_posted", "paid", "awaiting_payout", "clearing", "clearing_total",
+          "unexplained"}
 
 
 def _cell(row: dict[str, Any], name: str) -> str:

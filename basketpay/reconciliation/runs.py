@@ -70,8 +70,9 @@ async def reconcile(db: Database, merchant_id: str, processor: str, options: Run
         params = {"merchant_id": merchant_id, "processor": processor, "run_id": run_id, "as_of": as_of,
                   **window_params(options.settlement_days, options.overdue_days)}
         batches = merge_batches(row.batches for row in files)
-        await classify(connection, params, await whole_batches(connection, params, batches))
-        posted = await post_batches(connection, merchant_id, processor, run_id, batches, options.hot_buckets)
+        whole = await whole_batches(connection, params, batches)
+        await classify(connection, params, whole)
+        posted = await post_batches(connection, merchant_id, processor, run_id, batches, whole, options.hot_buckets)
         await record_matches(connection, merchant_id, run_id)
         summary = await summarize(connection, params, [row.name for row in files], posted, now)
         await connection.execute(_INSERT_RUN, {"id": run_id, "merchant_id": merchant_id, "processor": processor,

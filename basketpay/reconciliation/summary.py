@@ -3,8 +3,9 @@ matched, the breaks by category (count, amount at stake, difference to clearing)
 batch's posting and what is left in its clearing, and the ageing of everything still
 unreconciled for the merchant and processor.
 
-A batch's `unexplained` is its clearing after the run less what its breaks would move:
-zero means every cent of the batch is either matched or named by a break.
+A batch's `unexplained` is its clearing after the run, less what the processor still owes
+on it (a batch whose payout no file has brought yet) and what its breaks would move: zero
+means every cent of the batch is either matched or named by a break.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ async def _explained(connection: AsyncConnection[Any], params: dict[str, Any],
     for item in batches:
         key = (item["batch"], item["currency"])
         total = item["clearing"] + earlier.get(key, 0)
-        result.append({**item, "clearing_total": total, "unexplained": total + breaks.get(key, 0)})
+        result.append({**item, "clearing_total": total,
+                       "unexplained": total - item["awaiting_payout"] + breaks.get(key, 0)})
     return result
 
 
