@@ -25,7 +25,8 @@ from basketpay.reconciliation.copy_text import copy_line
 from basketpay.reconciliation.fee_models import FeeModels
 from basketpay.reconciliation.formats.detect import read
 from basketpay.reconciliation.formats.rows import FileRejected, SettlementRow
-from basketpay.reconciliation.split_parse import SplitConflict, halves, write_split
+from basketpay.reconciliation.split_copy import write_split
+from basketpay.reconciliation.split_parse import SplitConflict, halves
 from basketpay.reconciliation.tally import FileTally
 
 __all__ = ["Imported", "file_digest", "import_file"]
