@@ -20,13 +20,10 @@ def _escaped(value: str | None) -> str:
     return _NULL if value is None else value.translate(_SPECIAL)
 
 
-def copy_line(prefix: tuple[str, str, str], row: SettlementRow, expected: tuple[int, int] | None,
-              shift: int = 0) -> str:
-    """`prefix` is (file seq, merchant id, processor), the same on every line of a file (the seq
-    starts the line);
-    `expected` the fee model's (fee, part due on a first charge only), or None; `shift` is
-    added to the line number (a half of a file parsed on its own: split_parse.py)."""
-    file_seq = prefix[0]
+def copy_line(file_seq: str, row: SettlementRow, expected: tuple[int, int] | None, shift: int = 0) -> str:
+    """`file_seq` (the file's sequence number) starts the line; `expected` is the fee model's
+    (fee, part due on a first charge only), or None; `shift` is added to the line number (a
+    half of a file parsed on its own: split_parse.py)."""
     expected_fee, first_only = (_NULL, 0) if expected is None else expected
     ref, payment, attempt, batch = row.row_reference, row.payment_reference, row.attempt_reference, row.batch
     joined = f"{ref}{payment}{attempt}{batch}"

@@ -1,6 +1,7 @@
 """Importing a settlement file: all of it or nothing, once.
 
-The file's SHA-256 names it: a file imported before (by any route: CLI, API, the daily
+The file's SHA-256 names it (taken in the same pass that finds where a large file may be
+split for two parsing processes: split_parse.py): a file imported before (by any route: CLI, API, the daily
 pull) is answered with the earlier import and changes nothing. Otherwise its lines are
 parsed as they stream in and COPYed into `settlement_rows` inside one transaction; the
 first bad line raises `FileRejected` (line and column) and the transaction rolls back.
@@ -9,7 +10,6 @@ Memory stays flat whatever the file's size: one chunk of COPY text at a time.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +26,10 @@ from basketpay.reconciliation.fee_models import FeeModels
 from basketpay.reconciliation.formats.detect import read
 from basketpay.reconciliation.formats.rows import FileRejected, SettlementRow
 from basketpay.reconciliation.split_copy import write_split
-from basketpay.reconciliation.split_parse import SplitConflict, halves
+from basketpay.reconciliation.split_parse import Half, SplitConflict, survey
 from basketpay.reconciliation.tally import FileTally
 
-__all__ = ["Imported", "file_digest", "import_file"]
+__all__ = ["Imported", "import_file"]
 
 ROW_COLUMNS = ("file_seq", "line", "kind", "row_reference", "payment_reference",
                "attempt_reference", "currency", "gross", "fee", "net", "expected_fee", "first_charge_fee", "batch",
@@ -54,14 +54,6 @@ class Imported:
     already_imported: bool
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _text_lines(path: Path) -> Iterator[str]:
     with path.open(encoding="utf-8-sig", newline="") as file:
         try:
@@ -81,7 +73,7 @@ def _copy_chunks(rows: Iterable[SettlementRow], prefix: tuple[str, str, str], fe
     chunk: list[str] = []
     processor = prefix[2]
     for row in rows:
-        chunk.append(copy_line(prefix, row, fees.expected(processor, row)))
+        chunk.append(copy_line(prefix[0], row, fees.expected(processor, row)))
         tally.add(row)
         if len(chunk) >= _CHUNK_LINES:
             yield "".join(chunk)
@@ -90,9 +82,8 @@ def _copy_chunks(rows: Iterable[SettlementRow], prefix: tuple[str, str, str], fe
 
 
 async def _write_rows(connection: AsyncConnection[Any], file_seq: str, merchant_id: str, path: Path,
-                      fees: FeeModels, split: bool) -> tuple[str, str, FileTally]:
+                      fees: FeeModels, parts: tuple[str, list[Half]] | None) -> tuple[str, str, FileTally]:
     parser, rows = read(_text_lines(path))
-    parts = halves(path, path.stat().st_size) if split else None
     if parts is not None:
         header, pieces = parts
         async with connection.cursor().copy(_COPY) as copy:
@@ -109,18 +100,19 @@ async def _write_rows(connection: AsyncConnection[Any], file_seq: str, merchant_
 async def import_file(db: Database, merchant_id: str, path: Path, *, source: str, name: str | None = None,
                       fees: FeeModels | None = None) -> Imported:
     """Import `path` for `merchant_id`; raises FileRejected (nothing written) for a bad file."""
-    sha256, name = file_digest(path), name or path.name
+    found_file, name = survey(path), name or path.name
+    sha256 = found_file.sha256
     async with db.connection() as connection:
         if (found := await _existing(connection, merchant_id, sha256)) is not None:
             return found
     try:
-        return await _import(db, merchant_id, path, source, name, sha256, fees or FeeModels(), split=True)
+        return await _import(db, merchant_id, path, source, name, sha256, fees or FeeModels(), found_file.halves)
     except SplitConflict:  # only the whole file can say which line: parse it whole
-        return await _import(db, merchant_id, path, source, name, sha256, fees or FeeModels(), split=False)
+        return await _import(db, merchant_id, path, source, name, sha256, fees or FeeModels(), None)
 
 
 async def _import(db: Database, merchant_id: str, path: Path, source: str, name: str, sha256: str,
-                  fees: FeeModels, split: bool) -> Imported:
+                  fees: FeeModels, parts: tuple[str, list[Half]] | None) -> Imported:
     file_id = new_id("sf")
     try:
         async with db.transaction() as connection:
@@ -128,7 +120,7 @@ async def _import(db: Database, merchant_id: str, path: Path, source: str, name:
                     "processor": "", "format": ""}
             inserted = await (await connection.execute(_INSERT_FILE, head)).fetchone()
             assert inserted is not None
-            processor, format_, tally = await _write_rows(connection, str(inserted.seq), merchant_id, path, fees, split)
+            processor, format_, tally = await _write_rows(connection, str(inserted.seq), merchant_id, path, fees, parts)
             await connection.execute(_FINISH_FILE, (processor, format_, tally.rows, tally.first, tally.last,
                                                     Jsonb(tally.batches_json()), file_id))
     except DataError as error:  # a value PostgreSQL cannot store (a NUL byte): the file, not the service, is wrong

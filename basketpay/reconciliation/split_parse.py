@@ -14,6 +14,7 @@ conflict sends the file back to the one-process path, which names the exact line
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -25,7 +26,7 @@ from basketpay.reconciliation.formats.detect import read
 from basketpay.reconciliation.formats.rows import FileRejected
 from basketpay.reconciliation.tally import FileTally
 
-__all__ = ["Half", "SplitConflict", "halves", "parse_half"]
+__all__ = ["Half", "SplitConflict", "Survey", "halves", "parse_half", "survey"]
 
 SPLIT_MIN_BYTES = 16 << 20
 _CHUNK_LINES = 5000
@@ -42,14 +43,22 @@ class SplitConflict(Exception):
     """The halves disagree on something only the whole file can judge: parse it whole."""
 
 
-def _scan(path: Path, size: int) -> tuple[int, int, int] | None:
-    """Streamed, in 1 MiB blocks: the header's end, the line break at or after the middle (the
-    second half starts after it) and the lines before it; None if any `"` occurs."""
+@dataclass(frozen=True, slots=True)
+class Survey:
+    sha256: str  # of the file's bytes: it names the file (a file imported twice changes nothing)
+    halves: tuple[str, list[Half]] | None  # (header line, the two halves), or None: parse it whole
+
+
+def survey(path: Path) -> Survey:
+    """One streamed pass over the file, in 1 MiB blocks: its digest, and where it may be split
+    (the header's end, the line break at or after the middle, the lines before it)."""
+    size = path.stat().st_size
+    digest, quoted = hashlib.sha256(), False
     target, header_end, middle, lines, offset = size // 2, -1, -1, 0, 0
     with path.open("rb") as file:
         while block := file.read(1 << 20):
-            if b'"' in block:
-                return None
+            digest.update(block)
+            quoted = quoted or b'"' in block
             if header_end < 0 and (found := block.find(b"\n")) >= 0:
                 header_end = offset + found + 1
             if middle < 0:
@@ -58,17 +67,19 @@ def _scan(path: Path, size: int) -> tuple[int, int, int] | None:
                 lines += block.count(b"\n", 0, found + 1) if found >= 0 else block.count(b"\n")
                 middle = offset + found + 1 if found >= 0 else -1
             offset += len(block)
-    return None if header_end <= 0 or middle <= header_end or middle >= size else (header_end, middle, lines)
+    whole = quoted or size < SPLIT_MIN_BYTES or header_end <= 0 or middle <= header_end or middle >= size
+    return Survey(digest.hexdigest(), None if whole else _halves(path, size, header_end, middle, lines))
 
 
-def halves(path: Path, size: int) -> tuple[str, list[Half]] | None:
-    """(header line, the two halves), or None when the file must be parsed whole."""
-    if size < SPLIT_MIN_BYTES or (scan := _scan(path, size)) is None:
-        return None
-    header_end, middle, lines_before = scan
+def _halves(path: Path, size: int, header_end: int, middle: int, lines_before: int) -> tuple[str, list[Half]]:
     with path.open("rb") as file:
         header = file.read(header_end).decode("utf-8-sig")
     return header, [Half(header_end, middle, 0), Half(middle, size, lines_before - 1)]
+
+
+def halves(path: Path) -> tuple[str, list[Half]] | None:
+    """(header line, the two halves), or None when the file must be parsed whole."""
+    return survey(path).halves
 
 
 def _lines(path: Path, header: str, half: Half) -> Iterator[str]:
@@ -90,7 +101,7 @@ def parse_half(path: Path, header: str, half: Half, prefix: tuple[str, str, str]
         parser, rows = read(_lines(path, header, half))
         tally, chunk, shift = FileTally(), [], half.line_offset
         for row in rows:
-            chunk.append(copy_line(prefix, row, fees.expected(prefix[2], row), shift))
+            chunk.append(copy_line(prefix[0], row, fees.expected(prefix[2], row), shift))
             tally.add(row)
             if len(chunk) >= _CHUNK_LINES:
                 pipe.send(("chunk", "".join(chunk)))

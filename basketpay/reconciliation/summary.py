@@ -22,9 +22,8 @@ AGEING_BUCKETS = ((1, "0-1 d"), (3, "1-3 d"), (7, "3-7 d"), (30, "7-30 d"), (Non
 _BREAKS = """
 SELECT category, status, currency, count(*) AS count, sum(abs(amount))::bigint AS amount,
        sum(difference)::bigint AS difference
-FROM reconciliation_breaks WHERE run_id = %(run_id)s OR (category = 'missing_at_processor' AND id IN (
-    SELECT id FROM reconciliation_breaks WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s
-      AND category = 'missing_at_processor' AND status <> 'resolved'))
+FROM reconciliation_breaks WHERE run_id = %(run_id)s OR (merchant_id = %(merchant_id)s AND processor = %(processor)s
+      AND category = 'missing_at_processor' AND status <> 'resolved')
 GROUP BY category, status, currency ORDER BY category, status, currency"""
 # A batch may be reconciled over several runs (its lines, then its payout): its clearing and
 # its breaks are summed over all of them.
