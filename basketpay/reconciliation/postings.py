@@ -62,10 +62,11 @@ async def post_batches(connection: AsyncConnection[Any], merchant_id: str, proce
     clearing, fees = chart.processor_clearing(processor), chart.processor_fees(processor)
     entries: list[Entry] = []
     figures = []
+    for currency in sorted({currency for _, currency in batches}):  # the accounts, once per currency
+        await chart.provision(connection, merchant_id, currency, [processor], hot_buckets)
     for (batch, currency), totals in batches.items():
         row = paired.get((batch, currency))
         posted, ours, matched = (row.fees, row.ours, row.matched) if row else (0, 0, 0)
-        await chart.provision(connection, merchant_id, currency, [processor], hot_buckets)
         description = f"{processor} settlement batch {batch} (run {run_id})"
         for kind, debit, amount in (("settlement.fees", fees, posted), ("settlement.payout", "bank_cash", totals.paid)):
             if amount:
