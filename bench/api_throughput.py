@@ -14,10 +14,12 @@ import argparse
 import json
 import math
 import sys
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from cpu_groups import CpuMeter, named, postgres_processes, tree
 from loadgen import OPERATIONS, LoadConfig, LoadResult, run_load_in_process
 from pgbench_tpcb import run_pgbench
 from sqlalchemy import text
@@ -83,7 +85,10 @@ def connector_env(args: argparse.Namespace, sandboxes: SandboxProcesses | None) 
     }
 
 
-def measure_api(settings: Settings, url: str, secret_key: str, args: argparse.Namespace) -> LoadResult:
+def measure_api(settings: Settings, url: str, secret_key: str, args: argparse.Namespace,
+                env: dict[str, str] | None = None) -> tuple[LoadResult, dict[str, float]]:
+    """One load run against a new API server (`env` added to its environment): the load's
+    result, and the CPU seconds of the server, PostgreSQL and Redis over the whole load."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sandboxes = SandboxProcesses().start() if args.connector == "stripe" else None
     server = ServerProcess(
@@ -91,7 +96,7 @@ def measure_api(settings: Settings, url: str, secret_key: str, args: argparse.Na
         env={
             "BASKETPAY_LOG_LEVEL": "WARNING", "BASKETPAY_DATA_DIR": str(settings.data_dir),
             "BASKETPAY_RATE_LIMIT_REQUESTS_PER_SECOND": UNLIMITED, "BASKETPAY_RATE_LIMIT_BURST_MAX": UNLIMITED,
-            **connector_env(args, sandboxes),
+            **connector_env(args, sandboxes), **(env or {}),
         },
         workers=args.workers,
         log_path=settings.data_dir / "bench-server.log",
@@ -105,7 +110,12 @@ def measure_api(settings: Settings, url: str, secret_key: str, args: argparse.Na
             clients=args.clients, warmup_seconds=args.warmup_seconds, duration_seconds=args.duration_seconds,
         )
         timeout_seconds = args.warmup_seconds + args.duration_seconds + LOAD_TIMEOUT_SECONDS_EXTRA
-        return run_load_in_process(config, timeout_seconds)
+        assert server.process is not None
+        meter = CpuMeter({"api": partial(tree, server.process.pid), "postgres": postgres_processes,
+                          "redis": partial(named, "redis-server")})
+        meter.start()
+        result = run_load_in_process(config, timeout_seconds)
+        return result, meter.stop()
     finally:
         server.stop()
         if sandboxes is not None:
@@ -136,13 +146,24 @@ def print_api(result: LoadResult, figures: dict[str, Any]) -> None:
     print(f"  {'latency ms':<10} {'count':>7} {'p50':>8} {'p99':>8}")
     for name, row in figures["latency_ms"].items():
         print(f"  {name:<10} {row['count']:>7} {row['p50'] or 0:>8.2f} {row['p99'] or 0:>8.2f}")
-    print(f"  load generator CPU: {figures['load_cpu_us_per_op']} µs per op")
+    print(f"  load generator CPU: {figures['load_cpu_us_per_op']} µs per op;"
+          f" the whole machine: {figures['machine_cpu_us_per_op']} µs per op"
+          f" ({', '.join(f'{name} {us}' for name, us in (figures['cpu_us_per_op_by_process'] or {}).items())})")
     print(f"  errors      {result.errors}")
     for sample in result.error_samples:
         print(f"    {sample}")
 
 
-def api_figures(result: LoadResult, args: argparse.Namespace) -> dict[str, Any]:
+def cpu_split(result: LoadResult, spent: dict[str, float], ops: int) -> dict[str, float]:
+    """The machine's CPU per op in the window, shared out by each group's part of the whole
+    load (warm-up included); the load generator's is its own, in the window."""
+    load = result.cpu_seconds / ops * 1e6
+    total = sum(spent.values())
+    rest = result.machine_busy_seconds / ops * 1e6 - load
+    return {"load": round(load, 1), **{name: round(rest * seconds / total, 1) for name, seconds in spent.items()}}
+
+
+def api_figures(result: LoadResult, args: argparse.Namespace, spent: dict[str, float]) -> dict[str, Any]:
     ops = sum(len(values) for values in result.latencies_seconds.values())
     return {
         "clients": args.clients, "workers": args.workers, "connector": args.connector,
@@ -152,6 +173,8 @@ def api_figures(result: LoadResult, args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": latency_table(result),
         "errors": result.errors,
         "load_cpu_us_per_op": round(result.cpu_seconds / ops * 1e6, 1) if ops else None,
+        "machine_cpu_us_per_op": round(result.machine_busy_seconds / ops * 1e6, 1) if ops else None,
+        "cpu_us_per_op_by_process": cpu_split(result, spent, ops) if ops and sum(spent.values()) else None,
     }
 
 
@@ -160,8 +183,8 @@ def main() -> int:
     settings = get_settings()
     url = migrate(settings)
     secret_key, postgres_version = create_bench_merchant(settings)
-    result = measure_api(settings, url, secret_key, args)
-    figures = {**api_figures(result, args), "postgres_version": postgres_version}
+    result, spent = measure_api(settings, url, secret_key, args)
+    figures = {**api_figures(result, args, spent), "postgres_version": postgres_version}
     print_api(result, figures)
 
     print(f"\npgbench tpcb-like: -c {args.clients} -T {args.duration_seconds}, same server …", flush=True)

@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
+import psutil
 from http11 import HttpConnection, ProtocolError
 
 OPERATIONS = ("create", "confirm", "capture")
@@ -50,7 +51,8 @@ class LoadResult:
     errors: int
     error_samples: list[str]
     window_seconds: float
-    cpu_seconds: float
+    cpu_seconds: float  # this load generator's own
+    machine_busy_seconds: float  # every process on the machine (the server, PostgreSQL, Redis, this one)
 
 
 @dataclass(slots=True)
@@ -132,11 +134,18 @@ class Client:
         return intent
 
 
-async def cpu_seconds_in_window(recorder: Recorder) -> float:
+def machine_busy_seconds() -> float:
+    """CPU seconds every core has spent busy since boot (not idle, not waiting for I/O)."""
+    times = psutil.cpu_times()
+    return float(sum(times)) - times.idle - getattr(times, "iowait", 0.0)
+
+
+async def cpu_seconds_in_window(recorder: Recorder) -> tuple[float, float]:
+    """(this process's CPU seconds, the machine's busy CPU seconds) within the window."""
     await asyncio.sleep(recorder.window_start - time.perf_counter())
-    cpu_start = time.process_time()
+    cpu_start, busy_start = time.process_time(), machine_busy_seconds()
     await asyncio.sleep(recorder.window_end - time.perf_counter())
-    return time.process_time() - cpu_start
+    return time.process_time() - cpu_start, machine_busy_seconds() - busy_start
 
 
 async def drain(tasks: list[asyncio.Task[None]], recorder: Recorder) -> None:
@@ -157,11 +166,11 @@ async def generate_load(config: LoadConfig) -> LoadResult:
     recorder.window_start = time.perf_counter() + config.warmup_seconds
     recorder.window_end = recorder.window_start + config.duration_seconds
     tasks = [asyncio.create_task(client.run()) for client in clients]
-    cpu_seconds = await cpu_seconds_in_window(recorder)
+    cpu_seconds, busy_seconds = await cpu_seconds_in_window(recorder)
     await drain(tasks, recorder)
     return LoadResult(
         recorder.latencies_seconds, recorder.payments, recorder.errors, recorder.error_samples,
-        config.duration_seconds, cpu_seconds,
+        config.duration_seconds, cpu_seconds, busy_seconds,
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 import psutil
+from cpu_groups import cpu_seconds, postgres_processes, tree
 from http11 import HttpConnection
 
 from basketpay.db.engine import create_sync_engine
@@ -132,26 +133,6 @@ async def client(host: str, port: int, secret: str, payment_method: str, complet
         if tally.window[0] <= finished <= tally.window[1]:
             tally.latencies.append(finished - started)
     http.close()
-
-
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def postgres_processes() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
-
-
-def tree(pid: int) -> list[psutil.Process]:
-    parent = psutil.Process(pid)
-    return [parent, *parent.children(recursive=True)]
 
 
 async def run_load(args: argparse.Namespace, base_url: str, secret: str, payment_method: str, url: str,

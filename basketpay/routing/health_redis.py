@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from basketpay.routing import health_redis_lua, health_rules
 from basketpay.routing.health_model import (
@@ -88,14 +89,26 @@ class RedisHealthStore:
         return keys, args
 
     async def record_many(self, outcomes: Sequence[Recorded]) -> list[BreakerStep]:
-        """One pipelined round trip: the same atomic script per outcome, sent together."""
+        """One pipelined round trip: the same atomic script per outcome, sent together by its
+        digest (redis-py's script pipelining would ask SCRIPT EXISTS first, every time)."""
+        calls = [self._record_call(*recorded) for recorded in outcomes]
         with _unavailable_on_error():
-            async with self._client.pipeline(transaction=False) as pipe:
-                for recorded in outcomes:
-                    keys, args = self._record_call(*recorded)
-                    await self._record_script(keys=keys, args=args, client=pipe)
-                replies = await pipe.execute()
+            replies = await self._evalsha_many(calls)
+            missing = [index for index, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if missing:  # Redis restarted or its scripts were flushed: only those calls did nothing
+                await self._client.script_load(health_redis_lua.RECORD)
+                for index, reply in zip(missing, await self._evalsha_many([calls[i] for i in missing]), strict=True):
+                    replies[index] = reply
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
         return [_step(reply, granted=False) for reply in replies]
+
+    async def _evalsha_many(self, calls: Sequence[tuple[list[str], list[str | int]]]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.evalsha(self._record_script.sha, len(keys), *keys, *args)
+            return list(await pipe.execute(raise_on_error=False))
 
     async def try_acquire_probe(self, processor: str, now: float) -> BreakerStep:
         policy = self._policy

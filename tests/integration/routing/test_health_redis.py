@@ -199,3 +199,28 @@ def test_outcomes_recorded_soon_are_written_in_batches_and_count_the_same(prefix
         assert reader.snapshot().state(processor) is BreakerState.OPEN  # 50 of 90
 
     run(prefix, 2, batched)
+
+
+def test_batched_outcomes_survive_redis_forgetting_its_scripts(prefix: str) -> None:
+    """Batches go by the script's digest; after SCRIPT FLUSH (or a Redis restart) the batch
+    that finds the script gone loads it and sends again exactly the calls that did nothing."""
+    processor = f"p{uuid.uuid4().hex[:8]}"
+
+    async def forgetting(made: list[HealthBoard], clock: FakeClock) -> None:
+        writer, reader = made
+        admin = redis.asyncio.Redis.from_url(REDIS_URL)
+        try:
+            for round_number in range(3):
+                await admin.script_flush()
+                for _ in range(10):
+                    writer.record_soon(processor, VISA, Outcome.APPROVED, latency_ms=3.0)
+                for _ in range(5):
+                    writer.record_soon(processor, VISA, Outcome.DECLINED, latency_ms=3.0)
+                await asyncio.sleep(0.3)
+                await reader.refresh()
+                assert reader.snapshot().successes_failures(processor, VISA) == (10 * (round_number + 1),
+                                                                                 5 * (round_number + 1))
+        finally:
+            await admin.aclose()
+
+    run(prefix, 2, forgetting)
