@@ -115,8 +115,7 @@ class HealthBoard:
             except HealthStoreUnavailable as error:
                 self._store_failed("record", error)
                 continue
-            for (processor, *_), step in zip(batch, steps, strict=True):
-                await self._apply(processor, step)
+            await self._apply_all([(processor, step) for (processor, *_), step in zip(batch, steps, strict=True)])
 
     async def try_acquire_probe(self, processor: str) -> bool:
         """Whether a call to this processor may go now: always when closed, never when open, and
@@ -153,14 +152,25 @@ class HealthBoard:
                 await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
 
     async def _apply(self, processor: str, step: BreakerStep) -> None:
-        self._processors.add(processor)
-        for old, new in step.transitions:
-            _announce_transition(processor, old, new)
-        if self._store.shared:
-            self._snapshot = self._snapshot.with_breaker(processor, step.after)
-            self._publish_states()
-        else:
+        await self._apply_all([(processor, step)])
+
+    async def _apply_all(self, steps: list[tuple[str, BreakerStep]]) -> None:
+        """Announces each transition, then renews the snapshot once for the lot (a batch of
+        outcomes costs one renewal, not one each)."""
+        for processor, step in steps:
+            self._processors.add(processor)
+            for old, new in step.transitions:
+                _announce_transition(processor, old, new)
+        if not self._store.shared:
             await self.refresh()
+            return
+        snapshot = self._snapshot
+        for processor, step in steps:
+            known = snapshot.view.breakers.get(processor)
+            if step.after != known and not (known is None and step.after.state is BreakerState.CLOSED):
+                snapshot = snapshot.with_breaker(processor, step.after)
+        self._snapshot = snapshot
+        self._publish_states()
 
     def _publish_states(self) -> None:
         self._processors.update(self._snapshot.view.breakers)
