@@ -70,7 +70,8 @@ class PaymentService(PhaseRunner):
             if len(value) > settings.metadata_value_length_max:
                 raise InvalidRequest("A metadata value is too long.", param=f"metadata[{name}]")
 
-    async def _route(self, plan: Plan, intent: PaymentIntent, payment_method: Any) -> Decision | None:
+    async def _route(self, plan: Plan, intent: PaymentIntent, payment_method: Any,
+                     connection: AsyncConnection[Any]) -> Decision | None:
         """Where an authorization goes: the routing decision, unless routing is off or the
         intent is bound to a processor already. The BIN's 8 digits come from the card in memory
         (the vault keeps 6): they tell funding and issuing country apart."""
@@ -81,11 +82,12 @@ class PaymentService(PhaseRunner):
         plan.routing_context = AttemptContext(
             intent.merchant_id, intent.amount, intent.currency, brand=payment_method.brand, bin=card.number[:8],
             issuing_country=known.issuing_country, funding=known.funding, customer=intent.customer, payment=intent.id)
-        return await self.router.decide(plan.routing_context)
+        return await self.router.decide(plan.routing_context, connection)
 
-    async def _confirm_plan(self, plan: Plan, intent: PaymentIntent, payment_method: Any, key: str) -> Plan:
+    async def _confirm_plan(self, connection: AsyncConnection[Any], plan: Plan, intent: PaymentIntent,
+                            payment_method: Any, key: str) -> Plan:
         plan.card = None if payment_method is None else self.vault.open_card(payment_method)
-        decision = await self._route(plan, intent, payment_method)
+        decision = await self._route(plan, intent, payment_method, connection)
         status_before, attempt_id = intent.status, new_id("att")
         attempt_plan = intent.begin_confirm(attempt_id)
         plan.attempt = self._attempt(intent, attempt_plan, attempt_id, status_before, key,
@@ -194,7 +196,7 @@ class PaymentService(PhaseRunner):
             plan.events.append(event_row(intent.merchant_id, "payment_intent.created", intent.id, intent_json(intent)))
             if params.confirm:
                 assert context.idempotency_key is not None
-                return await self._confirm_plan(plan, intent, payment_method, context.idempotency_key)
+                return await self._confirm_plan(connection, plan, intent, payment_method, context.idempotency_key)
             plan.response = _ok(intent_json(intent))
             return plan
 
@@ -209,7 +211,8 @@ class PaymentService(PhaseRunner):
             version = intent.version
             payment_method = await self._payment_method_for(connection, intent, params.payment_method)
             plan = Plan(intent=intent, version_read=version)
-            return await self._confirm_plan(plan, intent, payment_method, context.idempotency_key)  # type: ignore[arg-type]
+            return await self._confirm_plan(connection, plan, intent, payment_method,
+                                            context.idempotency_key)  # type: ignore[arg-type]
 
         return await self.execute(context, phase_one)
 

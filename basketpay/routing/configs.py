@@ -73,9 +73,10 @@ class RoutingConfigs:
             raise NotFound(f"No routing config version {version}.", param="version")
         return await self.put(merchant_id, dict(row.config), f"rollback to version {version}")
 
-    async def active(self, merchant_id: str) -> Version | None:
-        """The version in force (cached briefly: the payment path reads it every time)."""
-        return await self._cache.get(merchant_id)
+    async def active(self, merchant_id: str, connection: AsyncConnection[Any] | None = None) -> Version | None:
+        """The version in force (cached briefly: the payment path reads it every time);
+        `connection`: one the caller holds (cache.py)."""
+        return await self._cache.get(merchant_id, connection)
 
     async def versions(self, merchant_id: str, limit: int) -> list[Version]:
         async with self.database.connection() as connection:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from typing import Any
+
+from psycopg import AsyncConnection
 
 from basketpay.routing.configs import RoutingConfigs
 from basketpay.routing.experiments.service import Experiments
@@ -24,14 +27,16 @@ class Router:
         self.default_processor = default_processor
         self._rng = rng or random.Random()
 
-    async def decide(self, context: AttemptContext) -> Decision:
-        experiment = None if self.experiments is None else await self.experiments.running(context.merchant_id)
+    async def decide(self, context: AttemptContext, connection: AsyncConnection[Any] | None = None) -> Decision:
+        """`connection`: one the caller holds, for the (cached) configuration reads."""
+        experiments = self.experiments
+        experiment = None if experiments is None else await experiments.running(context.merchant_id, connection)
         if experiment is not None:
             unit = context.customer if experiment.unit == "customer" and context.customer else context.payment
             arm = experiment.arm_for(unit or "anonymous")
             decision = await self._route(context, arm.config)
             return replace(decision, experiment_arm=f"{experiment.id}:{arm.name}")
-        version = await self.configs.active(context.merchant_id)
+        version = await self.configs.active(context.merchant_id, connection)
         if version is None:
             return Decision((Candidate(self.default_processor, "default"),), "default")
         return replace(await self._route(context, version.config), config_version=version.version)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,30 @@ def test_the_cli_reports_an_experiment(shop: httpx.Client, merchant: tuple[str, 
                                        check=True).stdout)
     assert sum(arm["report"]["payments"] for arm in report["arms"]) == 30
     assert report["comparisons"][0]["status"] in ("significant", "not_significant")  # past its planned size
+
+
+def test_a_busy_process_never_waits_on_its_own_pool_for_the_routing_configuration(
+        database_url: str, data_dir: Path, merchant: tuple[str, str]) -> None:
+    """Every confirmation reads the merchant's routing configuration and experiment (cached for
+    a few seconds) while it holds a pool connection. Read through a second connection, a burst
+    of confirmations on a cold cache took every connection and waited for one more: all of them
+    failed with 500 when the pool timed out. With a pool of 2 and 8 at once, all succeed."""
+    env = server_env(data_dir, BASKETPAY_DATABASE_POOL_SIZE="2")
+    server = ServerProcess(database_url, env=env, log_path=data_dir / "small-pool-server.log").start()
+    try:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {merchant[1]}"},
+                          timeout=60) as http:
+            method = card(http)
+
+            def pay(_: int) -> httpx.Response:
+                return post(http, "/v1/payment_intents", {"amount": 1500, "currency": "usd", "payment_method": method,
+                                                          "capture_method": "manual", "confirm": True})
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                started = time.monotonic()
+                responses = list(pool.map(pay, range(8)))
+        assert [response.status_code for response in responses] == [200] * 8, responses[0].text
+        assert {response.json()["status"] for response in responses} == {"requires_capture"}
+        assert time.monotonic() - started < 8.0  # nobody sat out a pool timeout (10 s)
+    finally:
+        server.stop()

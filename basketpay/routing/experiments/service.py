@@ -104,8 +104,9 @@ class Experiments:
         self._cache.forget(merchant_id)
         return _experiment(row)
 
-    async def running(self, merchant_id: str) -> Experiment | None:
-        return await self._cache.get(merchant_id)
+    async def running(self, merchant_id: str, connection: AsyncConnection[Any] | None = None) -> Experiment | None:
+        """The merchant's running experiment; `connection`: one the caller holds (cache.py)."""
+        return await self._cache.get(merchant_id, connection)
 
     async def get(self, merchant_id: str, experiment_id: str) -> tuple[Experiment, dict[str, ArmOutcomes]]:
         async with self.database.connection() as connection:
