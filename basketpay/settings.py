@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, description="Redis URL for shared fast state.")
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_nested_connections: Literal["warn", "error"] = Field(
+        default="warn", description="A task taking a second pool connection while it holds one (a deadlock when "
+        "the pool is busy): logged, or refused with an error (the tests).")
 
     amount_minor_max: int = Field(
         default=99_999_999_99,

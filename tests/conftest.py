@@ -24,6 +24,9 @@ from basketpay.server import ServerProcess
 from basketpay.settings import Settings
 
 TEST_KEK = base64.b64encode(b"k" * 32).decode()
+# A task taking a second pool connection while it holds one is a deadlock under load: refused
+# in every test, in this process and in the servers and workers the tests start.
+os.environ.setdefault("BASKETPAY_DATABASE_NESTED_CONNECTIONS", "error")
 
 
 @pytest.fixture(scope="session")

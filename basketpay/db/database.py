@@ -12,21 +12,27 @@ from it), runs the CLI and the tests' assertions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import traceback
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
+import structlog
 from psycopg import AsyncConnection, _queries
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from basketpay.db.engine import database_url, libpq_url
+from basketpay.invariant import InvariantViolation
 from basketpay.settings import Settings
 
 PREPARE_THRESHOLD = 2  # server-side prepare a statement from its second use: less parsing per call
 POOL_TIMEOUT_SECONDS = 10.0
+_HOLDING: ContextVar[bool] = ContextVar("basketpay_holding_pool_connection", default=False)
+log = structlog.get_logger(__name__)
 
 set_json_loads(orjson.loads)
 set_json_dumps(orjson.dumps)
@@ -44,6 +50,7 @@ Connection = AsyncConnection  # rows come back as named tuples: row.id, row.stat
 class Database:
     def __init__(self, settings: Settings) -> None:
         self._url = libpq_url(database_url(settings))
+        self._nested = settings.database_nested_connections
         self._pool = AsyncConnectionPool(
             self._url,
             min_size=min(2, settings.database_pool_size),
@@ -63,14 +70,31 @@ class Database:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
         """Autocommit: each statement is its own transaction."""
-        async with self._pool.connection() as connection:
-            yield connection
+        with self._held():
+            async with self._pool.connection() as connection:
+                yield connection
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
         """One transaction: committed when the block ends normally, rolled back on any exception."""
-        async with self._pool.connection() as connection, connection.transaction():
-            yield connection
+        with self._held():
+            async with self._pool.connection() as connection, connection.transaction():
+                yield connection
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """A task holding a pool connection must not wait for a second one: with every connection
+        held by a task waiting for another, nothing moves until the pool times out. Pass the
+        held connection down instead."""
+        if _HOLDING.get():
+            if self._nested == "error":
+                raise InvariantViolation("a second pool connection taken while holding one (pass the held one)")
+            log.warning("database_connection_nested", stack="".join(traceback.format_stack(limit=8)))
+        token = _HOLDING.set(True)
+        try:
+            yield
+        finally:
+            _HOLDING.reset(token)
 
     @asynccontextmanager
     async def batch_transaction(self, **server_settings: str) -> AsyncIterator[AsyncConnection[Any]]:

@@ -192,14 +192,17 @@ class LedgerService:
 
     async def entry(self, merchant_id: str, entry_id: str) -> dict[str, Any]:
         async with self.database.connection() as connection:
-            found = await self.load_entries(connection, [entry_id])
+            return await self._entry_on(connection, merchant_id, entry_id)
+
+    async def _entry_on(self, connection: AsyncConnection[Any], merchant_id: str, entry_id: str) -> dict[str, Any]:
+        found = await self.load_entries(connection, [entry_id])
         if entry_id not in found or found[entry_id]["merchant"] != merchant_id:
             raise NotFound(f"No such ledger entry: {entry_id!r}.")
         return found[entry_id]
 
     async def reverse(self, context: RequestContext, entry_id: str, params: schemas.EntryReverse) -> StoredResponse:
         async def phase_one(connection: AsyncConnection[Any], _: KeyRequest | None, __: bool) -> Plan:
-            original = await self.entry(context.merchant_id, entry_id)
+            original = await self._entry_on(connection, context.merchant_id, entry_id)  # the held connection
             if original["hold"] is not None:
                 raise Conflict("An entry of a hold is undone by voiding the hold, not by reversing it.",
                                code="entry_belongs_to_hold")

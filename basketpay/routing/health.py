@@ -47,7 +47,8 @@ log = structlog.get_logger(__name__)
 STORE_FAILURE_LOG_INTERVAL_SECONDS = 10.0
 # How long outcomes gather before one round trip writes them (shared store): each round trip
 # costs the process ~0.3 ms of CPU whatever it carries; other processes see the outcomes at
-# their next refresh (every 0.5 s by default) anyway.
+# their next refresh (every 0.5 s by default) anyway. A processor failure (error, timeout) is
+# written at once: the breaker must open before the next payments go to a dead processor.
 FLUSH_DELAY_SECONDS = 0.1
 FLUSH_BATCH_MAX = 500
 
@@ -74,6 +75,7 @@ class HealthBoard:
         self._failure_logged_at: float | None = None
         self._pending: list[Recorded] = []  # outcomes record_soon() has not written yet
         self._flusher: asyncio.Task[None] | None = None
+        self._urgent = asyncio.Event()  # a processor failure is pending: write now, not in FLUSH_DELAY_SECONDS
 
     def snapshot(self) -> HealthSnapshot:
         return self._snapshot
@@ -103,11 +105,18 @@ class HealthBoard:
         check_name(segment)
         metrics.ATTEMPT_LATENCY.labels(processor, outcome.value).observe(latency_ms / 1000)
         self._pending.append((processor, segment, outcome, self._clock()))
+        if outcome.is_processor_failure:
+            self._urgent.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
-        await asyncio.sleep(FLUSH_DELAY_SECONDS if self._store.shared else 0)
+        if self._store.shared and not self._urgent.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), timeout=FLUSH_DELAY_SECONDS)
+        else:
+            await asyncio.sleep(0)
+        self._urgent.clear()
         while self._pending:
             batch, self._pending = self._pending[:FLUSH_BATCH_MAX], self._pending[FLUSH_BATCH_MAX:]
             try:
