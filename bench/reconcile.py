@@ -56,13 +56,15 @@ def _database_url(fresh: bool) -> str:
 
 
 def _reuse(url: str, processor: str, rows: int, directory: Path) -> tuple[str, list[Path]]:
-    """The payments seeded by an earlier run of the same size; only reconciliation's tables are emptied
-    (the ledger is append-only: the earlier runs' fee and payout entries stay)."""
+    """The payments seeded by an earlier run of the same size and processor; only reconciliation's
+    tables are emptied (the ledger is append-only: the earlier runs' fee and payout entries stay)."""
     with psycopg.connect(url, autocommit=True) as connection:
-        merchant_id = connection.execute("SELECT merchant_id FROM payment_attempts LIMIT 1").fetchone()
+        seeded = connection.execute("SELECT merchant_id, connector FROM payment_attempts LIMIT 1").fetchone()
         count = connection.execute("SELECT count(*) FROM payment_attempts").fetchone()
-        if merchant_id is None or count is None or count[0] != rows:
-            sys.exit(f"--reuse: {DATABASE} does not hold {rows:,} seeded payments; run once without it")
+        if seeded is None or count is None or count[0] != rows or seeded[1] != processor:
+            sys.exit(f"--reuse: {DATABASE} does not hold {rows:,} payments seeded for {processor}; "
+                     f"run once without --reuse")
+        merchant_id = seeded
         for statement in _RESET:
             connection.execute(statement)
         connection.execute("VACUUM ANALYZE")

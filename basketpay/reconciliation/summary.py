@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-__all__ = ["AGEING_BUCKETS", "summarize"]
+__all__ = ["AGEING_BUCKETS", "ageing", "summarize"]
 
 AGEING_BUCKETS = ((1, "0-1 d"), (3, "1-3 d"), (7, "3-7 d"), (30, "7-30 d"), (None, "30+ d"))
 
@@ -37,13 +37,16 @@ SELECT b->>'batch' AS batch, b->>'currency' AS currency, sum((b->>'clearing')::b
 FROM reconciliation_runs r, jsonb_array_elements(r.summary->'batches') AS b
 WHERE r.merchant_id = %(merchant_id)s AND r.processor = %(processor)s AND b->>'batch' = ANY(%(batches)s)
 GROUP BY 1, 2"""
-_AGEING = """
-SELECT currency, occurred_at, difference FROM reconciliation_breaks
-WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s AND status <> 'resolved' AND difference <> 0"""
-
-
-def _bucket(age: dt.timedelta) -> str:
-    return next(label for days, label in AGEING_BUCKETS if days is None or age < dt.timedelta(days=days))
+# Bucketed in the database: a run may leave a million breaks (a file of another merchant's
+# payments), and the summary must not hold them.
+_AGE_LABEL = "CASE " + " ".join(
+    f"WHEN %(now)s - occurred_at < interval '{days} days' THEN '{label}'" for days, label in AGEING_BUCKETS if days
+) + f" ELSE '{AGEING_BUCKETS[-1][1]}' END"
+_AGEING = f"""
+SELECT {_AGE_LABEL} AS age, currency, count(*) AS count, sum(abs(difference))::bigint AS amount
+FROM reconciliation_breaks
+WHERE merchant_id = %(merchant_id)s AND processor = %(processor)s AND status <> 'resolved' AND difference <> 0
+GROUP BY 1, 2"""
 
 
 async def _rows(connection: AsyncConnection[Any], statement: str, params: dict[str, Any]) -> list[Any]:
@@ -65,15 +68,11 @@ async def _explained(connection: AsyncConnection[Any], params: dict[str, Any],
     return result
 
 
-async def _ageing(connection: AsyncConnection[Any], params: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
-    totals: dict[tuple[str, str], list[int]] = {}
-    for row in await _rows(connection, _AGEING, params):
-        entry = totals.setdefault((_bucket(now - row.occurred_at), row.currency), [0, 0])
-        entry[0] += 1
-        entry[1] += abs(row.difference)
+async def ageing(connection: AsyncConnection[Any], params: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
     order = [label for _, label in AGEING_BUCKETS]
-    return [{"age": age, "currency": currency, "count": count, "amount": amount}
-            for (age, currency), (count, amount) in sorted(totals.items(), key=lambda i: (order.index(i[0][0]), i[0][1]))]
+    rows = sorted(await _rows(connection, _AGEING, {**params, "now": now}),
+                  key=lambda row: (order.index(row.age), row.currency))
+    return [{"age": row.age, "currency": row.currency, "count": row.count, "amount": row.amount} for row in rows]
 
 
 async def summarize(connection: AsyncConnection[Any], params: dict[str, Any], files: list[str],
@@ -86,5 +85,5 @@ async def summarize(connection: AsyncConnection[Any], params: dict[str, Any], fi
         "as_of": params["as_of"].isoformat(), "created_at": now.isoformat(), "files": files,
         "lines": lines, "matched": matched, "match_rate": round(matched / lines, 6) if lines else 1.0,
         "breaks": breaks, "batches": await _explained(connection, params, posted),
-        "ageing": await _ageing(connection, params, now),
+        "ageing": await ageing(connection, params, now),
     }
