@@ -16,7 +16,7 @@ from basketpay import __version__
 from basketpay.api.dependencies import Services
 from basketpay.api.errors import install_error_handlers
 from basketpay.api.middleware import RequestContextMiddleware
-from basketpay.api.ratelimit import RateLimiter
+from basketpay.api.ratelimit_redis import open_limiter
 from basketpay.connectors.ebt.client import EbtClient
 from basketpay.connectors.registry import build_registry
 from basketpay.db.database import Database
@@ -84,9 +84,9 @@ async def build_services(settings: Settings) -> Services:
     workflows = WorkflowClient(settings)
     orders = OrderService(OrderEngine(payments, ledger, ebt, workflows, settings))
     routing = RoutingConfigs(database, payments.connectors.names())
-    # One health per database: processes sharing a database share their processors' health.
-    prefix = f"basketpay:{make_url(database_url(settings)).database}:routing:health"
-    payments.health = HealthBoard(open_health_store(settings.redis_url, health_policy(settings), prefix),
+    # Redis keys per database: processes sharing a database share processor health and rate limits.
+    prefix = f"basketpay:{make_url(database_url(settings)).database}"
+    payments.health = HealthBoard(open_health_store(settings.redis_url, health_policy(settings), f"{prefix}:routing:health"),
                                   health_policy(settings))
     experiments = Experiments(database, payments.connectors.names())
     router = Router(routing, payments.health, payments.connectors.default, experiments=experiments)
@@ -98,7 +98,8 @@ async def build_services(settings: Settings) -> Services:
         settings=settings,
         database=database,
         authenticator=Authenticator(database, settings.auth_cache_seconds),
-        limiter=RateLimiter(settings.rate_limit_requests_per_second, settings.rate_limit_burst_max),
+        limiter=open_limiter(settings.redis_url, settings.rate_limit_requests_per_second,
+                             settings.rate_limit_burst_max, f"{prefix}:ratelimit"),
         vault=vault,
         payments=payments,
         ledger=ledger,
@@ -113,6 +114,7 @@ async def build_services(settings: Settings) -> Services:
 
 async def close_services(container: Services) -> None:
     await container.router.health.close()
+    await container.limiter.close()
     engine = container.orders.engine
     await engine.workflows.close()
     if engine.ebt.client is not None:

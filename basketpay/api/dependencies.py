@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from basketpay.api.ratelimit import RateLimiter
+from basketpay.api.ratelimit import Limiter
 from basketpay.db.database import Database
 from basketpay.db.pagination import LIMIT_DEFAULT, LIMIT_MAX, PageRequest
 from basketpay.idempotency.keys import StoredResponse, validate_key
@@ -34,7 +34,7 @@ class Services:
     settings: Settings
     database: Database
     authenticator: Authenticator
-    limiter: RateLimiter
+    limiter: Limiter
     vault: Vault
     payments: PaymentService
     ledger: LedgerService
@@ -56,7 +56,7 @@ async def merchant_id(request: Request) -> str:
     scheme in app.py; read directly here: one dependency less on every request)."""
     container = services(request)
     merchant = await container.authenticator.merchant_for(request.headers.get("authorization"))
-    container.limiter.take(merchant)
+    await container.limiter.take(merchant)
     return merchant
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -67,3 +68,21 @@ def test_requests_beyond_the_rate_limit_get_429(database_url: str, data_dir: Pat
             assert limited_response.headers["Retry-After"]
     finally:
         limited.stop()
+
+
+def test_the_rate_limit_holds_across_api_processes_through_redis(database_url: str, data_dir: Path,
+                                                                  merchant: tuple[str, str]) -> None:
+    """Two API processes sharing Redis share each merchant's bucket: burst 3 is 3 in all, not 3 each."""
+    env = server_env(data_dir, BASKETPAY_RATE_LIMIT_REQUESTS_PER_SECOND="0.01", BASKETPAY_RATE_LIMIT_BURST_MAX="3",
+                     BASKETPAY_REDIS_URL=os.environ.get("BASKETPAY_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    servers = [ServerProcess(database_url, env=env, log_path=data_dir / f"shared-limit-{n}.log").start() for n in (1, 2)]
+    try:
+        statuses = []
+        for number in range(8):
+            with httpx.Client(base_url=servers[number % 2].base_url,
+                              headers={"Authorization": f"Bearer {merchant[1]}"}) as http:
+                statuses.append(http.get("/v1/payment_intents").status_code)
+        assert sorted(statuses) == [200] * 3 + [429] * 5, statuses
+    finally:
+        for server in servers:
+            server.stop()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from basketpay.api.ratelimit import RateLimiter
@@ -7,9 +9,12 @@ from basketpay.errors import RateLimited
 
 
 def test_burst_then_refused_per_merchant() -> None:
-    limiter = RateLimiter(requests_per_second=0.001, burst_max=2)
-    limiter.take("a")
-    limiter.take("a")
-    with pytest.raises(RateLimited):
-        limiter.take("a")
-    limiter.take("b")
+    async def main() -> None:
+        limiter = RateLimiter(requests_per_second=0.001, burst_max=2)
+        await limiter.take("a")
+        await limiter.take("a")
+        with pytest.raises(RateLimited):
+            await limiter.take("a")
+        await limiter.take("b")
+
+    asyncio.run(main())
