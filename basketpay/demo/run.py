@@ -1,6 +1,7 @@
 """`run_demo`: start the database, a merchant, the sandbox processors and an API server with
 an order-workflow worker; run the planned batch of payments, then a batch of grocery orders,
-through the HTTP API with bounded concurrency, and report each."""
+through the HTTP API with bounded concurrency, then the day's reconciliation against the
+Stripe sandbox's settlement files (settlement.py), and report each."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from basketpay.demo.orders import ORDER_POLICY, PlannedOrder, ebt_sandbox, plan_
 from basketpay.demo.plan import PlannedPayment, build_plan
 from basketpay.demo.report import OrderTally, Tally, print_orders_report, print_report
 from basketpay.demo.scenarios import SCENARIOS
+from basketpay.demo.settlement import reconcile_the_day
 from basketpay.merchants.service import create_merchant
 from basketpay.sandboxes.runner import SandboxProcesses
 from basketpay.server import ServerProcess
@@ -50,6 +52,7 @@ class DemoStack:
     server: ServerProcess
     secret_key: str  # the demo merchant's
     ebt_url: str  # the SNAP EBT sandbox
+    stripe_url: str  # the Stripe-compatible sandbox (settlement files)
 
 
 def run_demo(payments: int, concurrency: int, connector: str = "sandbox", orders: int = 0) -> int:
@@ -66,6 +69,7 @@ def run_demo(payments: int, concurrency: int, connector: str = "sandbox", orders
                 order_tally, elapsed_seconds = asyncio.run(run_orders(stack, plan_orders(orders), concurrency, console))
                 print_orders_report(console, order_tally, elapsed_seconds)
                 failures += len(order_tally.failures)
+            failures += reconcile_the_day(stack.server.base_url, stack.secret_key, stack.stripe_url, connector, console)
     except StartupFailed as error:
         console.print(f"[red]The demo could not start:[/red] {error}", highlight=False)
         return EXIT_UNEXPECTED
@@ -84,7 +88,7 @@ def demo_server(console: Console, connector: str = "sandbox") -> Iterator[DemoSt
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             url = migrate(settings)
             secret_key = demo_merchant_key(settings)
-            sandboxes = SandboxProcesses().start()
+            sandboxes = SandboxProcesses(["--settlement-dir", str(settings.data_dir / "demo-settlement")]).start()
             server = ServerProcess(url, env=server_env(settings, connector, sandboxes.urls), worker=True,
                                    log_path=settings.data_dir / "demo-server.log")
             server.start()
@@ -101,7 +105,7 @@ def demo_server(console: Console, connector: str = "sandbox") -> Iterator[DemoSt
         console.print(f"Processor: the Stripe connector → {sandboxes.urls['stripe']}", highlight=False)
     console.print(f"SNAP EBT: the EBT sandbox → {sandboxes.urls['ebt']}", highlight=False)
     try:
-        yield DemoStack(server, secret_key, sandboxes.urls["ebt"])
+        yield DemoStack(server, secret_key, sandboxes.urls["ebt"], sandboxes.urls["stripe"])
     finally:
         server.stop()
         sandboxes.stop()
@@ -111,10 +115,12 @@ def server_env(settings: Settings, connector: str, sandbox_urls: dict[str, str])
     env = {"BASKETPAY_LOG_LEVEL": "WARNING", "BASKETPAY_DATA_DIR": str(settings.data_dir),
            "BASKETPAY_EBT_API_BASE": sandbox_urls["ebt"],
            # The worker looks for order workflows this often: a delivery is captured within 50 ms.
-           "BASKETPAY_WORKFLOW_POLL_INTERVAL_SECONDS": "0.05"}
+           "BASKETPAY_WORKFLOW_POLL_INTERVAL_SECONDS": "0.05",
+           # The Stripe connector is there for routing (the reconciliation step), the default with --connector stripe.
+           "BASKETPAY_STRIPE_SECRET_KEY": "sk_test_demo", "BASKETPAY_STRIPE_API_BASE": sandbox_urls["stripe"],
+           "BASKETPAY_STRIPE_SEARCH_GRACE_SECONDS": "0"}
     if connector == "stripe":
-        env.update({"BASKETPAY_DEFAULT_CONNECTOR": "stripe", "BASKETPAY_STRIPE_SECRET_KEY": "sk_test_demo",
-                    "BASKETPAY_STRIPE_API_BASE": sandbox_urls["stripe"], "BASKETPAY_STRIPE_SEARCH_GRACE_SECONDS": "0"})
+        env["BASKETPAY_DEFAULT_CONNECTOR"] = "stripe"
     return env
 
 

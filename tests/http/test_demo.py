@@ -35,6 +35,8 @@ def test_demo_runs_every_scenario_as_expected(
     printed = capsys.readouterr().out
     assert f"{orders} ok" in printed and "Every order behaved as expected." in printed
     assert all(scenario in printed for scenario in ORDER_SCENARIOS)
+    assert "Reconciliation: the Stripe sandbox's settlement files for today" in printed
+    assert "Every line matched; no break; every batch's clearing explained." in printed
 
 
 def test_the_plan_is_reproducible_and_keeps_its_quotas() -> None:
