@@ -8,7 +8,8 @@ holds across processes to within one lease per process, and a lease older than a
 dropped rather than spent (a process that went quiet must not burst on old tokens later).
 
 When Redis is away the process limits on its own (the in-process bucket), as before Redis
-was configured: rate limiting must never refuse or fail payments because of Redis.
+was configured, and asks Redis again only after a few seconds: rate limiting must never
+refuse or fail payments because of Redis, nor make each request wait out a Redis timeout.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ LEASE_SECONDS = 0.05  # a lease is this much of the merchant's rate (at least on
 LEASE_LIFETIME_SECONDS = 1.0
 REDIS_TIMEOUT_SECONDS = 0.2
 FAILURE_LOG_INTERVAL_SECONDS = 10.0
+RETRY_REDIS_AFTER_SECONDS = 5.0  # after a failure, requests are limited in process until then
 
 # KEYS: the merchant's bucket. ARGV: rate per second, burst, tokens wanted, key TTL (s).
 # Returns the tokens granted (0 to wanted).
@@ -62,6 +64,7 @@ class SharedRateLimiter:
         self._leases: dict[str, tuple[int, float]] = {}  # merchant -> (tokens left, leased at)
         self._alone = RateLimiter(requests_per_second, burst_max)  # when Redis is away
         self._failure_logged_at: float | None = None
+        self._redis_away_until = 0.0
 
     @classmethod
     def from_url(cls, url: str, requests_per_second: float, burst_max: int, key_prefix: str) -> SharedRateLimiter:
@@ -75,6 +78,9 @@ class SharedRateLimiter:
         left, leased_at = self._leases.get(merchant_id, (0, now))
         if left > 0 and now - leased_at < LEASE_LIFETIME_SECONDS:
             self._leases[merchant_id] = (left - 1, leased_at)
+            return
+        if now < self._redis_away_until:
+            await self._alone.take(merchant_id)
             return
         try:
             granted = int(await self._script(keys=[f"{self._prefix}:{merchant_id}"],
@@ -95,6 +101,7 @@ class SharedRateLimiter:
 
     def _redis_failed(self, error: Exception) -> None:
         now = time.monotonic()
+        self._redis_away_until = now + RETRY_REDIS_AFTER_SECONDS
         if self._failure_logged_at is None or now - self._failure_logged_at >= FAILURE_LOG_INTERVAL_SECONDS:
             self._failure_logged_at = now
             log.warning("rate_limit_redis_unavailable", error=str(error))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -107,3 +109,30 @@ def test_without_redis_each_process_limits_alone(prefix: str) -> None:
             await limiter.close()
 
     asyncio.run(main())
+
+
+def test_a_hung_redis_costs_one_timeout_not_one_per_request(prefix: str) -> None:
+    """A Redis that accepts connections and never answers: the first request waits out the
+    timeout and is limited in process; the next ones do not ask Redis for a while."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes connections; nobody reads them
+
+    async def main() -> None:
+        limiter = SharedRateLimiter.from_url(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", 0.001, 50, prefix)
+        try:
+            started = time.monotonic()
+            await limiter.take("m_a")
+            first = time.monotonic() - started
+            started = time.monotonic()
+            assert await _granted(limiter, "m_a", 20) == 20
+            rest = time.monotonic() - started
+        finally:
+            await limiter.close()
+        assert first >= ratelimit_redis.REDIS_TIMEOUT_SECONDS
+        assert rest < ratelimit_redis.REDIS_TIMEOUT_SECONDS
+
+    try:
+        asyncio.run(main())
+    finally:
+        silent.close()
