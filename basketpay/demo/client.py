@@ -35,6 +35,11 @@ class DemoClient:
     async def get(self, path: str) -> httpx.Response:
         return await self._timed(self._http.get(path))
 
+    async def post_csv(self, path: str, name: str, content: bytes) -> httpx.Response:
+        """A file as the request body (a settlement file upload)."""
+        return await self._timed(self._http.post(path, params={"name": name}, content=content,
+                                                 headers={"Content-Type": "text/csv"}))
+
     async def _timed(self, request: Awaitable[httpx.Response]) -> httpx.Response:
         started = time.perf_counter()
         try:

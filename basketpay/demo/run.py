@@ -69,7 +69,7 @@ def run_demo(payments: int, concurrency: int, connector: str = "sandbox", orders
                 order_tally, elapsed_seconds = asyncio.run(run_orders(stack, plan_orders(orders), concurrency, console))
                 print_orders_report(console, order_tally, elapsed_seconds)
                 failures += len(order_tally.failures)
-            failures += reconcile_the_day(stack.server.base_url, stack.secret_key, stack.stripe_url, connector, console)
+            failures += asyncio.run(run_settlement(stack, connector, console))
     except StartupFailed as error:
         console.print(f"[red]The demo could not start:[/red] {error}", highlight=False)
         return EXIT_UNEXPECTED
@@ -180,6 +180,11 @@ async def run_batch(
         elapsed_seconds = await drain(plan, concurrency, lambda payment: run_one(client, payment, tally), "Payments",
                                       lambda: len(tally.failures), console)
     return tally, client, elapsed_seconds
+
+
+async def run_settlement(stack: DemoStack, connector: str, console: Console) -> int:
+    async with api_client(stack, 1) as client:
+        return await reconcile_the_day(client, stack.stripe_url, connector, console)
 
 
 async def run_one(client: DemoClient, payment: PlannedPayment, tally: Tally) -> None:

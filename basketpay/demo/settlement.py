@@ -8,13 +8,13 @@ reports. A clean day: every line matched, no break, nothing unexplained in any b
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 
+from basketpay.demo.client import DemoClient, ScenarioFailed, expect, expect_intent, expect_status, failure_reason
 from basketpay.reconciliation.report import to_text
 
 __all__ = ["SETTLED_PAYMENTS", "reconcile_the_day"]
@@ -25,37 +25,29 @@ _TO_STRIPE = {"config": {"processors": ["stripe"], "rules": [], "strategy": "rul
               "note": "demo: the day's card payments through the Stripe connector, for reconciliation"}
 
 
-def _post(http: httpx.Client, path: str, body: dict[str, Any], key: bool = True) -> dict[str, Any]:
-    headers = {"Idempotency-Key": f"demo-settle-{uuid.uuid4().hex}"} if key else {}
-    response = http.post(path, json=body, headers=headers)
-    if response.status_code != 200:
-        raise RuntimeError(f"POST {path}: HTTP {response.status_code}: {response.text[:200]}")
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _pay(http: httpx.Client, connector: str) -> None:
+async def _pay(client: DemoClient, connector: str) -> None:
     """The step's payments: through Stripe (by routing, unless it is the default already)."""
     if connector != "stripe":
-        _post(http, "/v1/routing/config", _TO_STRIPE, key=False)
-    card = _post(http, "/v1/payment_methods", {"type": "card", "card": {"number": "4242424242424242",
-                                                                         "exp_month": 12, "exp_year": 2031, "cvc": "123"}})
+        expect_status(await client.post("/v1/routing/config", _TO_STRIPE))
+    card = await client.card("4242424242424242")
     for index in range(SETTLED_PAYMENTS):
-        intent = _post(http, "/v1/payment_intents", {"amount": 1_250 + 375 * index, "currency": "usd",
-                                                     "payment_method": card["id"], "confirm": True})
-        if intent["status"] != "succeeded" or intent["connector"] != "stripe":
-            raise RuntimeError(f"payment {intent['id']}: {intent['status']} through {intent['connector']}")
+        intent = expect_intent(expect_status(await client.post("/v1/payment_intents", {
+            "amount": 1_250 + 375 * index, "currency": "usd", "payment_method": card, "confirm": True})), "succeeded")
+        expect(intent["connector"] == "stripe", f"{intent['id']}: went through {intent['connector']}, not stripe")
         if index % 6 == 5:
-            _post(http, "/v1/refunds", {"payment_intent": intent["id"], "amount": 500})
+            expect_status(await client.post("/v1/refunds", {"payment_intent": intent["id"], "amount": 500}))
 
 
-def _upload(http: httpx.Client, path: Path) -> list[dict[str, Any]]:
-    response = http.post("/v1/reconciliation/files", params={"name": path.name}, content=path.read_bytes(),
-                         headers={"Content-Type": "text/csv"})
-    if response.status_code != 200:
-        raise RuntimeError(f"uploading {path.name}: HTTP {response.status_code}: {response.text[:200]}")
-    runs: list[dict[str, Any]] = response.json()["runs"]
-    return runs
+async def _settle(client: DemoClient, stripe_sandbox: str, connector: str) -> list[dict[str, Any]]:
+    """Pay, have the sandbox publish today's files, upload them; the runs' summaries."""
+    await _pay(client, connector)
+    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as sandbox:
+        published = await sandbox.post(f"{stripe_sandbox}/__sandbox/settlement",
+                                       params={"date": dt.datetime.now(dt.UTC).date().isoformat()})
+    paths = [Path(path) for path in expect_status(published)["paths"]]
+    return [run for path in paths
+            for run in expect_status(await client.post_csv("/v1/reconciliation/files", path.name,
+                                                           path.read_bytes()))["runs"]]
 
 
 def _clean(summary: dict[str, Any]) -> bool:
@@ -63,16 +55,14 @@ def _clean(summary: dict[str, Any]) -> bool:
     return summary["match_rate"] == 1.0 and not summary["breaks"] and not unexplained
 
 
-def reconcile_the_day(base_url: str, secret_key: str, stripe_sandbox: str, connector: str, console: Console) -> int:
+async def reconcile_the_day(client: DemoClient, stripe_sandbox: str, connector: str, console: Console) -> int:
     """Run the step and print its reports; the number of runs that were not clean."""
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {secret_key}"},
-                      timeout=TIMEOUT_SECONDS) as http:
+    try:
         with console.status("Reconciliation: the day's card payments through Stripe, then its settlement files…"):
-            _pay(http, connector)
-            published = httpx.post(f"{stripe_sandbox}/__sandbox/settlement",
-                                   params={"date": dt.datetime.now(dt.UTC).date().isoformat()}, timeout=TIMEOUT_SECONDS)
-            published.raise_for_status()
-            runs = [run for path in map(Path, published.json()["paths"]) for run in _upload(http, path)]
+            runs = await _settle(client, stripe_sandbox, connector)
+    except (ScenarioFailed, httpx.HTTPError) as error:
+        console.print(f"[red]Reconciliation failed:[/red] {failure_reason(error)}", highlight=False)
+        return 1
     console.rule("Reconciliation: the Stripe sandbox's settlement files for today")
     for summary in runs[:-1]:  # the lines; then the payout, whose report shows each batch paid and cleared
         console.print(to_text(summary, width=console.width).split("\nBreaks")[0], highlight=False, soft_wrap=True)
