@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import redis
 
 from basketpay.api.app import build_services
 from basketpay.payments.sweeper import Sweeper, SweepReport
 from basketpay.settings import Settings
+
+REDIS_URL = os.environ.get("BASKETPAY_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_prefix(name: str) -> Iterator[str]:
+    """For a fixture: a key prefix of the test's own in the real Redis, its keys deleted afterwards."""
+    prefix = f"test:{name}:{uuid.uuid4().hex}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 VISA = "4242424242424242"
 

@@ -4,10 +4,8 @@ local one): several limiters stand for several API processes, each with its own 
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -16,21 +14,12 @@ import redis
 from basketpay.api import ratelimit_redis
 from basketpay.api.ratelimit_redis import SharedRateLimiter
 from basketpay.errors import RateLimited
-
-REDIS_URL = os.environ.get("BASKETPAY_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.helpers import REDIS_URL, redis_prefix
 
 
 @pytest.fixture()
 def prefix() -> Iterator[str]:
-    prefix = f"test:ratelimit:{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    yield from redis_prefix("ratelimit")
 
 
 async def _granted(limiter: SharedRateLimiter, merchant: str, tries: int) -> int:

@@ -6,7 +6,6 @@ their commands interleave at the server as separate processes' would."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from prometheus_client import REGISTRY
 
 from basketpay.routing.health import BreakerState, HealthBoard, HealthStoreUnavailable, Outcome
 from basketpay.routing.health_redis import RedisHealthStore
+from tests.helpers import REDIS_URL, redis_prefix
 from tests.unit.routing.test_health import (
     MASTERCARD,
     POLICY,
@@ -30,21 +30,12 @@ from tests.unit.routing.test_health import (
     record_many,
 )
 
-REDIS_URL = os.environ.get("BASKETPAY_REDIS_URL", "redis://127.0.0.1:6379/0")
 PROCESSES = 6
 
 
 @pytest.fixture()
 def prefix() -> Iterator[str]:
-    prefix = f"test:health:{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    yield from redis_prefix("health")
 
 
 @asynccontextmanager
